@@ -1,0 +1,28 @@
+#!/bin/sh
+# Installs the Debian packages a step needs, only those that are missing.
+# Usage: deps.sh build|test
+
+set -e
+
+pkgs="nginx nginx-dev gcc make libpcre2-dev libssl-dev zlib1g-dev"
+
+case "$1" in
+test)
+    pkgs="$pkgs perl libprotocol-websocket-perl libio-socket-ssl-perl"
+    ;;
+esac
+
+missing=
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+        || missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+    sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    echo "installing:$missing"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+        --no-install-recommends $missing
+fi

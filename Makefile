@@ -1,0 +1,43 @@
+# Builds ngx_http_signaller_module.so against Debian's nginx (nginx-dev),
+# runs it with conf.example, and runs the tests.
+
+NGINX_SRC ?= /usr/share/nginx/src
+BUILD     := build
+OBJS      := $(BUILD)/nginx/objs
+MODULE    := $(BUILD)/ngx_http_signaller_module.so
+CC_OPT    := -g -O2 -fstack-protector-strong -Wformat \
+             -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2 \
+             -Werror $(EXTRA_CC_OPT)
+LD_OPT    := -Wl,-z,relro -Wl,-z,now -fPIC $(EXTRA_LD_OPT)
+SOURCES   := config ngx_http_signaller_module.c $(wildcard src/*.[ch])
+
+.PHONY: all deps run test clean
+
+all: $(MODULE)
+
+deps:
+	@sh .ci/deps.sh build
+
+$(OBJS)/Makefile: config
+	@test -d $(NGINX_SRC) || sh .ci/deps.sh build
+	rm -rf $(BUILD)/nginx
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(BUILD)/nginx
+	cd $(BUILD)/nginx && bash -c '. ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(CC_OPT)" \
+	    --with-ld-opt="$(LD_OPT)" --add-dynamic-module=$(CURDIR)' \
+	    > ../configure.log
+
+$(MODULE): $(OBJS)/Makefile $(SOURCES)
+	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
+	cp $(OBJS)/ngx_http_signaller_module.so $@
+
+run: deps $(MODULE)
+	sh .ci/run-example.sh
+
+test: $(MODULE)
+	@sh .ci/deps.sh test
+	prove -r t/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,246 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+#ifndef _NGX_HTTP_SIGNALLER_H_INCLUDED_
+#define _NGX_HTTP_SIGNALLER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_SIGNALLER_HANDLE_MAX      63
+
+#define NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED  426
+
+/* close codes of the protocol */
+#define NGX_HTTP_SIGNALLER_NORMAL          1000
+#define NGX_HTTP_SIGNALLER_GOING_AWAY      1001
+#define NGX_HTTP_SIGNALLER_PROTOCOL_ERROR  1002
+#define NGX_HTTP_SIGNALLER_INVALID_PAYLOAD 1007
+#define NGX_HTTP_SIGNALLER_TOO_BIG         1009
+#define NGX_HTTP_SIGNALLER_INTERNAL_ERROR  1011
+#define NGX_HTTP_SIGNALLER_LISTEN_TIMEOUT  4000
+#define NGX_HTTP_SIGNALLER_PIPE_TIMEOUT    4001
+#define NGX_HTTP_SIGNALLER_TOO_MANY        4002
+#define NGX_HTTP_SIGNALLER_PEER_GONE       4003
+
+/*
+ * A session's input buffer: frames from its client are parsed in place and
+ * rewritten as server frames into [out_pos, out_last), which is what the
+ * peer's connection sends.  Big enough for any control frame and several
+ * small messages; messages larger than this are relayed in pieces.
+ */
+#define NGX_HTTP_SIGNALLER_BUFSIZE         16384
+
+/* room for the largest server frame header before a payload piece */
+#define NGX_HTTP_SIGNALLER_HEADROOM        10
+
+/* how long the server waits for the client's close frame after its own */
+#define NGX_HTTP_SIGNALLER_LINGER          2000
+
+
+typedef struct {
+    ngx_rbtree_t                     rbtree;
+    ngx_rbtree_node_t                sentinel;
+    ngx_queue_t                      workers;
+    uint64_t                         next_id;
+    uint64_t                         token;
+    ngx_uint_t                       entries;
+} ngx_http_signaller_shctx_t;
+
+
+typedef struct {
+    ngx_http_signaller_shctx_t      *sh;
+    ngx_slab_pool_t                 *shpool;
+    ngx_queue_t                     *self;    /* this worker's record */
+} ngx_http_signaller_zone_ctx_t;
+
+
+typedef struct {
+    ngx_flag_t                       enable;
+    ngx_shm_zone_t                  *shm_zone;
+    ngx_msec_t                       listen_timeout;
+    ngx_msec_t                       pipe_timeout;
+    size_t                           max_message_size;
+    ngx_uint_t                       max_messages;
+    ngx_array_t                     *origins; /* ngx_regex_elt_t */
+    ngx_uint_t                       origin_any;
+    ngx_msec_t                       send_timeout;
+} ngx_http_signaller_loc_conf_t;
+
+
+typedef struct {
+    ngx_array_t                      zones;   /* ngx_shm_zone_t * */
+} ngx_http_signaller_main_conf_t;
+
+
+/* what a lookup in the pairing table found */
+typedef struct {
+    ngx_pid_t                        pid;
+    uint64_t                         id;
+    uint64_t                         token;
+} ngx_http_signaller_entry_t;
+
+
+typedef struct ngx_http_signaller_buf_s  ngx_http_signaller_buf_t;
+
+struct ngx_http_signaller_buf_s {
+    ngx_http_signaller_buf_t        *next;    /* in the free list */
+    u_char                          *start;
+    u_char                          *end;
+};
+
+
+/* incremental parser of client (masked) frames */
+typedef struct {
+    ngx_uint_t                       state;
+    uint64_t                         remaining;
+    uint64_t                         msg_size;
+    uint32_t                         utf8;
+    u_char                           mask[4];
+    ngx_uint_t                       mask_off;
+    unsigned                         opcode:4;
+    unsigned                         msg_opcode:4;
+    unsigned                         fin:1;
+    unsigned                         in_message:1;
+    unsigned                         first_piece:1;
+} ngx_http_signaller_parser_t;
+
+
+typedef struct ngx_http_signaller_session_s  ngx_http_signaller_session_t;
+
+struct ngx_http_signaller_session_s {
+    ngx_rbtree_node_t                node;    /* key: id, while waiting */
+    ngx_queue_t                      queue;   /* all sessions of a worker */
+
+    ngx_connection_t                *connection;
+    ngx_http_request_t              *request; /* NULL for a relayed peer */
+    ngx_http_signaller_loc_conf_t   *conf;
+    ngx_http_signaller_session_t    *peer;
+    ngx_shm_zone_t                  *zone;
+
+    ngx_str_t                        handle;
+    uint64_t                         id;
+
+    ngx_event_t                      timer;
+
+    /* input from the client and its rewritten frames for the peer */
+    ngx_http_signaller_buf_t        *in;
+    u_char                          *pos;
+    u_char                          *last;
+    u_char                          *out_pos;
+    u_char                          *out_last;
+
+    /* frames of the former peer still to be sent to this client */
+    ngx_http_signaller_buf_t        *orphan;
+    u_char                          *orphan_pos;
+    u_char                          *orphan_last;
+
+    ngx_http_signaller_parser_t      parser;
+    ngx_uint_t                       messages;
+
+    u_char                           pong[2 + 125];
+    u_char                           close[4 + 20];
+    u_char                          *pong_pos;
+    u_char                          *pong_last;
+    u_char                          *close_pos;
+    u_char                          *close_last;
+
+    unsigned                         listener:1;
+    unsigned                         waiting:1;
+    unsigned                         closing:1;
+    unsigned                         close_received:1;
+    unsigned                         blocked:1;
+    unsigned                         eof:1;
+    unsigned                         done:1;
+};
+
+
+/* ngx_http_signaller_frame.c */
+
+#define NGX_HTTP_SIGNALLER_FRAME_AGAIN   0
+#define NGX_HTTP_SIGNALLER_FRAME_DATA    1
+#define NGX_HTTP_SIGNALLER_FRAME_MESSAGE 2
+#define NGX_HTTP_SIGNALLER_FRAME_PING    3
+#define NGX_HTTP_SIGNALLER_FRAME_PONG    4
+#define NGX_HTTP_SIGNALLER_FRAME_CLOSE   5
+
+/*
+ * What the parser reports: a negative value is the close code to fail the
+ * connection with.
+ */
+typedef struct {
+    ngx_int_t                        rc;
+    u_char                          *payload;
+    size_t                           len;
+} ngx_http_signaller_frame_t;
+
+void ngx_http_signaller_parser_init(ngx_http_signaller_parser_t *p);
+ngx_int_t ngx_http_signaller_parse(ngx_http_signaller_parser_t *p,
+    u_char **pos, u_char *last, u_char **out, size_t max_size,
+    ngx_uint_t discard, ngx_http_signaller_frame_t *frame);
+ngx_int_t ngx_http_signaller_close_valid(u_char *p, size_t len);
+u_char *ngx_http_signaller_write_close(u_char *p, ngx_uint_t code);
+ngx_str_t *ngx_http_signaller_reason(ngx_uint_t code);
+ngx_int_t ngx_http_signaller_utf8(uint32_t *state, u_char *p, size_t len);
+
+
+/* ngx_http_signaller_handshake.c */
+
+ngx_int_t ngx_http_signaller_check_request(ngx_http_request_t *r,
+    ngx_http_signaller_loc_conf_t *slcf, ngx_str_t *key);
+ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
+    ngx_int_t status);
+ngx_int_t ngx_http_signaller_send_accept(ngx_http_request_t *r,
+    ngx_str_t *key);
+
+
+/* ngx_http_signaller_zone.c */
+
+char *ngx_http_signaller_zone_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, ngx_shm_zone_t **zone);
+ngx_int_t ngx_http_signaller_zone_register(ngx_shm_zone_t *zone);
+void ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone);
+void ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone);
+ngx_int_t ngx_http_signaller_table_insert(ngx_shm_zone_t *zone,
+    ngx_str_t *handle, uint64_t *id);
+ngx_int_t ngx_http_signaller_table_take(ngx_shm_zone_t *zone,
+    ngx_str_t *handle, ngx_http_signaller_entry_t *entry);
+void ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,
+    ngx_str_t *handle, uint64_t id);
+uint64_t ngx_http_signaller_zone_token(ngx_shm_zone_t *zone);
+
+
+/* ngx_http_signaller_session.c */
+
+void ngx_http_signaller_sessions_init(void);
+void ngx_http_signaller_sessions_exit(void);
+ngx_http_signaller_session_t *ngx_http_signaller_session_create(
+    ngx_pool_t *pool, ngx_connection_t *c,
+    ngx_http_signaller_loc_conf_t *slcf);
+ngx_int_t ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
+    ngx_str_t *handle);
+ngx_http_signaller_session_t *ngx_http_signaller_session_find(uint64_t id);
+void ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
+    ngx_http_signaller_session_t *listener, u_char *data, size_t len);
+void ngx_http_signaller_session_read(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_session_write(ngx_http_signaller_session_t *s);
+
+
+/* ngx_http_signaller_relay.c */
+
+ngx_int_t ngx_http_signaller_relay_init(ngx_cycle_t *cycle);
+void ngx_http_signaller_relay_exit(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
+    ngx_http_signaller_entry_t *entry, ngx_str_t *key);
+
+
+extern ngx_module_t  ngx_http_signaller_module;
+
+
+#endif /* _NGX_HTTP_SIGNALLER_H_INCLUDED_ */

@@ -1,0 +1,346 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+/* RFC 6455 section 4.2: the opening handshake, server side */
+
+
+#include "ngx_http_signaller.h"
+#include <ngx_sha1.h>
+
+
+#define NGX_HTTP_SIGNALLER_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+static ngx_int_t ngx_http_signaller_has_token(ngx_str_t *list,
+    const char *token, size_t len);
+static ngx_int_t ngx_http_signaller_check_origin(ngx_http_request_t *r,
+    ngx_http_signaller_loc_conf_t *slcf, ngx_table_elt_t *origin);
+
+
+/*
+ * Returns NGX_OK and the Sec-WebSocket-Key of an acceptable upgrade, or the
+ * HTTP status to refuse it with.
+ */
+
+ngx_int_t
+ngx_http_signaller_check_request(ngx_http_request_t *r,
+    ngx_http_signaller_loc_conf_t *slcf, ngx_str_t *key)
+{
+    u_char            decoded[18];
+    ngx_str_t         dst;
+    ngx_uint_t        i, upgrade, connection;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *version, *wskey, *origin;
+
+    if (r->method != NGX_HTTP_GET) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    if (r->http_version < NGX_HTTP_VERSION_11 || r != r->main
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+       )
+    {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    upgrade = 0;
+    connection = 0;
+    version = NULL;
+    wskey = NULL;
+    origin = NULL;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        /* repeated headers are token lists joined, RFC 9110 5.3 */
+
+        if (h[i].key.len == sizeof("Upgrade") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Upgrade",
+                               sizeof("Upgrade") - 1) == 0)
+        {
+            upgrade |= ngx_http_signaller_has_token(&h[i].value,
+                                             "websocket",
+                                             sizeof("websocket") - 1);
+
+        } else if (h[i].key.len == sizeof("Connection") - 1
+                   && ngx_strncasecmp(h[i].key.data, (u_char *) "Connection",
+                                      sizeof("Connection") - 1) == 0)
+        {
+            connection |= ngx_http_signaller_has_token(&h[i].value,
+                                             "upgrade",
+                                             sizeof("upgrade") - 1);
+
+        } else if (h[i].key.len == sizeof("Sec-WebSocket-Version") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Version",
+                                      sizeof("Sec-WebSocket-Version") - 1)
+                      == 0)
+        {
+            if (version == NULL) {
+                version = &h[i];
+            }
+
+        } else if (h[i].key.len == sizeof("Sec-WebSocket-Key") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "Sec-WebSocket-Key",
+                                      sizeof("Sec-WebSocket-Key") - 1) == 0)
+        {
+            if (wskey != NULL) {
+                return NGX_HTTP_BAD_REQUEST;
+            }
+
+            wskey = &h[i];
+
+        } else if (h[i].key.len == sizeof("Origin") - 1
+                   && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
+                                      sizeof("Origin") - 1) == 0)
+        {
+            if (origin != NULL) {
+                return NGX_HTTP_FORBIDDEN;
+            }
+
+            origin = &h[i];
+        }
+    }
+
+    if (!upgrade || !connection) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "signaller: not a websocket upgrade");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (version == NULL
+        || version->value.len != 2
+        || ngx_strncmp(version->value.data, "13", 2) != 0)
+    {
+        return NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED;
+    }
+
+    /* 16 bytes in base64 are 22 characters and "==" */
+
+    if (wskey == NULL
+        || wskey->value.len != 24
+        || wskey->value.data[22] != '='
+        || wskey->value.data[23] != '=')
+    {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    dst.data = decoded;
+
+    if (ngx_decode_base64(&dst, &wskey->value) != NGX_OK || dst.len != 16) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (ngx_http_signaller_check_origin(r, slcf, origin) != NGX_OK) {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    *key = wskey->value;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_signaller_has_token(ngx_str_t *list, const char *token, size_t len)
+{
+    u_char  *p, *end, *start, *last;
+
+    p = list->data;
+    end = p + list->len;
+
+    while (p < end) {
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < end && *p != ',') {
+            p++;
+        }
+
+        last = p;
+
+        while (last > start && (last[-1] == ' ' || last[-1] == '\t')) {
+            last--;
+        }
+
+        if ((size_t) (last - start) == len
+            && ngx_strncasecmp(start, (u_char *) token, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Without signaller_origin, a browser's Origin must name the host it asked
+ * for (scheme and case aside); non-browser clients send none.  With it,
+ * one of the expressions must match, so an Origin is required.
+ */
+
+static ngx_int_t
+ngx_http_signaller_check_origin(ngx_http_request_t *r,
+    ngx_http_signaller_loc_conf_t *slcf, ngx_table_elt_t *origin)
+{
+    u_char     *p, *end;
+    ngx_str_t   host;
+
+    if (slcf->origin_any) {
+        return NGX_OK;
+    }
+
+    if (slcf->origins) {
+        if (origin == NULL) {
+            return NGX_DECLINED;
+        }
+
+        return ngx_regex_exec_array(slcf->origins, &origin->value,
+                                    r->connection->log);
+    }
+
+    if (origin == NULL) {
+        return NGX_OK;
+    }
+
+    if (r->headers_in.host == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = origin->value.data;
+    end = p + origin->value.len;
+
+    p = ngx_strlcasestrn(p, end, (u_char *) "://", 3 - 1);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    host.data = p + 3;
+    host.len = end - host.data;
+
+    if (host.len != r->headers_in.host->value.len
+        || ngx_strncasecmp(host.data, r->headers_in.host->value.data,
+                           host.len) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_signaller_send_accept(ngx_http_request_t *r, ngx_str_t *key)
+{
+    u_char            digest[20];
+    ngx_str_t         src;
+    ngx_sha1_t        sha1;
+    ngx_table_elt_t  *h;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, key->data, key->len);
+    ngx_sha1_update(&sha1, NGX_HTTP_SIGNALLER_GUID,
+                    sizeof(NGX_HTTP_SIGNALLER_GUID) - 1);
+    ngx_sha1_final(digest, &sha1);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Upgrade");
+    ngx_str_set(&h->value, "websocket");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Sec-WebSocket-Accept");
+
+    h->value.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20));
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = digest;
+    src.len = 20;
+    ngx_encode_base64(&h->value, &src);
+
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    r->headers_out.content_length_n = -1;
+    r->keepalive = 0;
+
+    if (ngx_http_send_header(r) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_FLUSH);
+}
+
+
+ngx_int_t
+ngx_http_signaller_send_refusal(ngx_http_request_t *r, ngx_int_t status)
+{
+    ngx_table_elt_t  *h;
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET");
+
+        return status;
+    }
+
+    if (status != NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED) {
+        return status;
+    }
+
+    /* nginx has no page for 426, and the client needs the version header */
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Sec-WebSocket-Version");
+    ngx_str_set(&h->value, "13");
+
+    r->headers_out.status = status;
+    ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}

@@ -1,0 +1,1030 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+/*
+ * Sessions: one per WebSocket client connection, a listener or a
+ * connector.  Two paired sessions relay to each other directly: what one
+ * reads is parsed into server frames in its own input buffer, and the
+ * other's connection sends them from there, so a message is copied once,
+ * by the unmasking.  A session reads only while its buffer has room, which
+ * bounds what a slow receiver can make nginx hold to one buffer per
+ * direction.
+ *
+ * A session that must end is marked "done" and finished from a posted
+ * event, never from inside the handler that is running, so no caller is
+ * left holding a freed session.
+ */
+
+
+#include "ngx_http_signaller.h"
+
+
+static void ngx_http_signaller_process(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_control(ngx_http_signaller_session_t *s,
+    ngx_int_t rc, ngx_http_signaller_frame_t *frame);
+static ngx_int_t ngx_http_signaller_room(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_compact(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_flush(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
+    ngx_http_signaller_session_t *l);
+static void ngx_http_signaller_close(ngx_http_signaller_session_t *s,
+    ngx_uint_t code, ngx_uint_t peer_code);
+static void ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
+    ngx_uint_t peer_code);
+static void ngx_http_signaller_handover(ngx_http_signaller_session_t *from,
+    ngx_http_signaller_session_t *to);
+static void ngx_http_signaller_send_close(ngx_http_signaller_session_t *s,
+    ngx_uint_t code);
+static void ngx_http_signaller_gone(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_finalize(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_end(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_detach(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_cleanup(void *data);
+static void ngx_http_signaller_timer_handler(ngx_event_t *ev);
+static ngx_http_signaller_buf_t *ngx_http_signaller_buf_get(void);
+static void ngx_http_signaller_buf_put(ngx_http_signaller_buf_t *b);
+static void ngx_http_signaller_release(ngx_http_signaller_session_t *s);
+
+
+#define NGX_HTTP_SIGNALLER_FREE_BUFS  64
+
+
+static ngx_rbtree_t               ngx_http_signaller_waiting;
+static ngx_rbtree_node_t          ngx_http_signaller_sentinel;
+static ngx_queue_t                ngx_http_signaller_sessions;
+static ngx_http_signaller_buf_t  *ngx_http_signaller_free;
+static ngx_uint_t                 ngx_http_signaller_nfree;
+
+
+void
+ngx_http_signaller_sessions_init(void)
+{
+    ngx_rbtree_init(&ngx_http_signaller_waiting, &ngx_http_signaller_sentinel,
+                    ngx_rbtree_insert_value);
+    ngx_queue_init(&ngx_http_signaller_sessions);
+}
+
+
+ngx_http_signaller_session_t *
+ngx_http_signaller_session_create(ngx_pool_t *pool, ngx_connection_t *c,
+    ngx_http_signaller_loc_conf_t *slcf)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_signaller_session_t  *s;
+
+    s = ngx_pcalloc(pool, sizeof(ngx_http_signaller_session_t));
+    if (s == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_signaller_cleanup;
+    cln->data = s;
+
+    s->connection = c;
+    s->conf = slcf;
+    s->zone = slcf->shm_zone;
+
+    s->timer.handler = ngx_http_signaller_timer_handler;
+    s->timer.data = s;
+    s->timer.log = c->log;
+
+    ngx_queue_insert_tail(&ngx_http_signaller_sessions, &s->queue);
+
+    return s;
+}
+
+
+/* puts a listener into the pairing table; see table_insert() for codes */
+
+ngx_int_t
+ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
+    ngx_str_t *handle)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_signaller_table_insert(s->zone, handle, &s->id);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    s->handle = *handle;
+    s->listener = 1;
+    s->waiting = 1;
+
+    s->node.key = (ngx_rbtree_key_t) s->id;
+    ngx_rbtree_insert(&ngx_http_signaller_waiting, &s->node);
+
+    return NGX_OK;
+}
+
+
+ngx_http_signaller_session_t *
+ngx_http_signaller_session_find(uint64_t id)
+{
+    ngx_rbtree_node_t  *node, *sentinel;
+
+    node = ngx_http_signaller_waiting.root;
+    sentinel = ngx_http_signaller_waiting.sentinel;
+
+    while (node != sentinel) {
+
+        if ((ngx_rbtree_key_t) id < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if ((ngx_rbtree_key_t) id > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        return (ngx_http_signaller_session_t *) node;
+    }
+
+    return NULL;
+}
+
+
+/*
+ * Starts a session on a connection whose handshake is done; "data" holds
+ * bytes the client sent right behind its request.  A connector is paired
+ * with its listener at once.
+ */
+
+void
+ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
+    ngx_http_signaller_session_t *listener, u_char *data, size_t len)
+{
+    if (len) {
+        s->in = ngx_http_signaller_buf_get();
+        if (s->in == NULL) {
+            ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_INTERNAL_ERROR, 0);
+            return;
+        }
+
+        ngx_http_signaller_release(s);
+        s->last = ngx_cpymem(s->pos, data, len);
+    }
+
+    if (listener) {
+        ngx_http_signaller_pair(s, listener);
+
+    } else {
+        ngx_add_timer(&s->timer, s->conf->listen_timeout);
+    }
+
+    ngx_http_signaller_session_read(s);
+}
+
+
+static void
+ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
+    ngx_http_signaller_session_t *l)
+{
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                   "signaller: paired with listener #%uL on \"%V\"",
+                   l->id, &l->handle);
+
+    ngx_rbtree_delete(&ngx_http_signaller_waiting, &l->node);
+    l->waiting = 0;
+
+    s->peer = l;
+    l->peer = s;
+
+    ngx_add_timer(&s->timer, s->conf->pipe_timeout);
+    ngx_add_timer(&l->timer, s->conf->pipe_timeout);
+
+    /* what the listener sent while it waited */
+    ngx_http_signaller_flush(s);
+}
+
+
+/* the read event handler */
+
+void
+ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
+{
+    ssize_t            n;
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
+
+    if (s->done) {
+        ngx_http_signaller_end(s);
+        return;
+    }
+
+    c = s->connection;
+    rev = c->read;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "signaller read: ready:%d", rev->ready);
+
+    for ( ;; ) {
+
+        if (s->in && s->pos < s->last) {
+            ngx_http_signaller_process(s);
+
+            if (s->done) {
+                return;
+            }
+        }
+
+        if (!rev->ready || s->blocked) {
+            break;
+        }
+
+        if (ngx_http_signaller_room(s) != NGX_OK) {
+            break;
+        }
+
+        n = c->recv(c, s->last, s->in->end - s->last);
+
+        if (n == NGX_AGAIN) {
+            break;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_signaller_gone(s);
+            return;
+        }
+
+        s->last += n;
+    }
+
+    if (s->in && s->out_pos == s->out_last && s->pos == s->last) {
+        ngx_http_signaller_buf_put(s->in);
+        s->in = NULL;
+    }
+
+    if (s->peer) {
+        ngx_http_signaller_flush(s->peer);
+    }
+
+    if (s->done) {
+        return;
+    }
+
+    ngx_http_signaller_flush(s);
+
+    if (s->done) {
+        return;
+    }
+
+    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_INTERNAL_ERROR,
+                                 NGX_HTTP_SIGNALLER_INTERNAL_ERROR);
+    }
+}
+
+
+static void
+ngx_http_signaller_process(ngx_http_signaller_session_t *s)
+{
+    u_char                      *out;
+    ngx_int_t                    rc;
+    ngx_http_signaller_frame_t   frame;
+
+    for ( ;; ) {
+        out = s->out_last;
+
+        rc = ngx_http_signaller_parse(&s->parser, &s->pos, s->last, &out,
+                                      s->conf->max_message_size, s->closing,
+                                      &frame);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                       "signaller frame: %i, %uz bytes left", rc,
+                       (size_t) (s->last - s->pos));
+
+        if (!s->closing) {
+            s->out_last = out;
+        }
+
+        switch (rc) {
+
+        case NGX_HTTP_SIGNALLER_FRAME_AGAIN:
+            return;
+
+        case NGX_HTTP_SIGNALLER_FRAME_MESSAGE:
+
+            if (s->closing) {
+                break;
+            }
+
+            if (++s->messages >= s->conf->max_messages) {
+                ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_TOO_MANY,
+                                         NGX_HTTP_SIGNALLER_TOO_MANY);
+                return;
+            }
+
+            break;
+
+        case NGX_HTTP_SIGNALLER_FRAME_PING:
+        case NGX_HTTP_SIGNALLER_FRAME_PONG:
+        case NGX_HTTP_SIGNALLER_FRAME_CLOSE:
+
+            ngx_http_signaller_control(s, rc, &frame);
+
+            if (s->done || s->close_received) {
+                return;
+            }
+
+            break;
+
+        default:
+
+            /* a frame that breaks the protocol */
+
+            if (s->closing) {
+                ngx_http_signaller_finalize(s);
+                return;
+            }
+
+            ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                          "signaller: client sent an invalid frame, "
+                          "closing with %i", -rc);
+
+            ngx_http_signaller_close(s, -rc, NGX_HTTP_SIGNALLER_PEER_GONE);
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_signaller_control(ngx_http_signaller_session_t *s, ngx_int_t rc,
+    ngx_http_signaller_frame_t *frame)
+{
+    ngx_int_t  code;
+
+    switch (rc) {
+
+    case NGX_HTTP_SIGNALLER_FRAME_PING:
+
+        /* only the latest ping is answered if a pong is still queued */
+
+        if (s->closing || (s->pong_pos && s->pong_pos != s->pong)) {
+            return;
+        }
+
+        s->pong[0] = 0x8a;
+        s->pong[1] = (u_char) frame->len;
+        ngx_memcpy(&s->pong[2], frame->payload, frame->len);
+
+        s->pong_pos = s->pong;
+        s->pong_last = s->pong + 2 + frame->len;
+        return;
+
+    case NGX_HTTP_SIGNALLER_FRAME_PONG:
+        return;
+    }
+
+    /* a close frame */
+
+    s->close_received = 1;
+
+    if (s->closing) {
+        if (s->close_pos == s->close_last) {
+            ngx_http_signaller_finalize(s);
+        }
+
+        return;
+    }
+
+    code = ngx_http_signaller_close_valid(frame->payload, frame->len);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                   "signaller: client closed with %i", code);
+
+    if (code < 0) {
+        s->close_received = 0;
+        ngx_http_signaller_close(s, -code, NGX_HTTP_SIGNALLER_PEER_GONE);
+        return;
+    }
+
+    ngx_http_signaller_close(s, code,
+                             code == NGX_HTTP_SIGNALLER_NORMAL
+                             ? NGX_HTTP_SIGNALLER_NORMAL
+                             : NGX_HTTP_SIGNALLER_PEER_GONE);
+}
+
+
+/*
+ * Makes room in the input buffer for a read: NGX_OK if there is some,
+ * NGX_AGAIN if the session must wait until the peer has sent out the
+ * frames that fill it.
+ */
+
+static ngx_int_t
+ngx_http_signaller_room(ngx_http_signaller_session_t *s)
+{
+    size_t  delta;
+
+    if (s->in == NULL) {
+        s->in = ngx_http_signaller_buf_get();
+        if (s->in == NULL) {
+            ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_INTERNAL_ERROR,
+                                     NGX_HTTP_SIGNALLER_INTERNAL_ERROR);
+            return NGX_ERROR;
+        }
+
+        ngx_http_signaller_release(s);
+        return NGX_OK;
+    }
+
+    if (s->out_pos == s->out_last) {
+        ngx_http_signaller_compact(s);
+
+    } else if (s->in->end - s->last < 256 && s->out_pos > s->in->start) {
+        delta = s->out_pos - s->in->start;
+        ngx_memmove(s->in->start, s->out_pos, s->last - s->out_pos);
+        s->out_pos -= delta;
+        s->out_last -= delta;
+        s->pos -= delta;
+        s->last -= delta;
+    }
+
+    /* a piece of payload needs room before it for its new frame header */
+
+    if (s->pos == s->last && s->last < s->out_last + NGX_HTTP_SIGNALLER_HEADROOM)
+    {
+        s->pos = s->out_last + NGX_HTTP_SIGNALLER_HEADROOM;
+        s->last = s->pos;
+    }
+
+    if (s->last >= s->in->end) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                       "signaller: input blocked");
+        s->blocked = 1;
+        return NGX_AGAIN;
+    }
+
+    return NGX_OK;
+}
+
+
+/* moves the unparsed input back to the start of an empty buffer */
+
+static void
+ngx_http_signaller_compact(ngx_http_signaller_session_t *s)
+{
+    size_t   n;
+    u_char  *start;
+
+    start = s->in->start + NGX_HTTP_SIGNALLER_HEADROOM;
+
+    if (s->pos == start) {
+        s->out_pos = s->in->start;
+        s->out_last = s->in->start;
+        return;
+    }
+
+    n = s->last - s->pos;
+
+    ngx_memmove(start, s->pos, n);
+
+    s->out_pos = s->in->start;
+    s->out_last = s->in->start;
+    s->pos = start;
+    s->last = start + n;
+}
+
+
+static void
+ngx_http_signaller_release(ngx_http_signaller_session_t *s)
+{
+    s->out_pos = s->in->start;
+    s->out_last = s->in->start;
+    s->pos = s->in->start + NGX_HTTP_SIGNALLER_HEADROOM;
+    s->last = s->pos;
+}
+
+
+/*
+ * Sends to the client what is queued for it, in this order: frames from
+ * the peer (or the former peer), a pong, the close frame.
+ */
+
+static void
+ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
+{
+    ngx_buf_t                     *b, bufs[3];
+    ngx_uint_t                     i, n;
+    ngx_chain_t                   *cl, chain[3];
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_signaller_session_t  *p;
+
+    if (s->done) {
+        return;
+    }
+
+    c = s->connection;
+    r = s->request;
+    p = s->peer;
+
+    if (r && r->out) {
+
+        /* the 101 response has not been sent in full yet */
+
+        if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+            ngx_http_signaller_gone(s);
+            return;
+        }
+
+        if (r->out) {
+            goto pending;
+        }
+    }
+
+    for ( ;; ) {
+        n = 0;
+        ngx_memzero(bufs, sizeof(bufs));
+
+        b = &bufs[n];
+
+        if (p && p->in && p->out_pos < p->out_last) {
+            b->pos = p->out_pos;
+            b->last = p->out_last;
+            n++;
+
+        } else if (s->orphan && s->orphan_pos < s->orphan_last) {
+            b->pos = s->orphan_pos;
+            b->last = s->orphan_last;
+            n++;
+        }
+
+        if (s->pong_pos < s->pong_last) {
+            b = &bufs[n++];
+            b->pos = s->pong_pos;
+            b->last = s->pong_last;
+        }
+
+        if (s->close_pos < s->close_last) {
+            b = &bufs[n++];
+            b->pos = s->close_pos;
+            b->last = s->close_last;
+        }
+
+        if (n == 0 || !c->write->ready) {
+            break;
+        }
+
+        for (i = 0; i < n; i++) {
+            bufs[i].memory = 1;
+            bufs[i].temporary = 0;
+            chain[i].buf = &bufs[i];
+            chain[i].next = (i + 1 < n) ? &chain[i + 1] : NULL;
+        }
+
+        cl = c->send_chain(c, chain, 0);
+
+        if (cl == NGX_CHAIN_ERROR) {
+            ngx_http_signaller_gone(s);
+            return;
+        }
+
+        i = 0;
+
+        if (p && p->in && p->out_pos < p->out_last) {
+            p->out_pos = bufs[i++].pos;
+
+        } else if (s->orphan && s->orphan_pos < s->orphan_last) {
+            s->orphan_pos = bufs[i++].pos;
+        }
+
+        if (s->pong_pos < s->pong_last) {
+            s->pong_pos = bufs[i++].pos;
+        }
+
+        if (s->close_pos < s->close_last) {
+            s->close_pos = bufs[i++].pos;
+        }
+
+        if (cl != NULL) {
+            break;
+        }
+    }
+
+    /* what was sent in full is released */
+
+    if (p && p->in && p->out_pos == p->out_last) {
+        if (p->blocked) {
+            p->blocked = 0;
+            ngx_post_event(p->connection->read, &ngx_posted_events);
+        }
+    }
+
+    if (s->orphan && s->orphan_pos == s->orphan_last) {
+        ngx_http_signaller_buf_put(s->orphan);
+        s->orphan = NULL;
+    }
+
+    if (s->pong_pos == s->pong_last) {
+        s->pong_pos = NULL;
+        s->pong_last = NULL;
+    }
+
+    if (s->closing && s->close_pos == s->close_last
+        && s->orphan == NULL && s->pong_pos == NULL)
+    {
+        if (s->close_received || s->eof) {
+            ngx_http_signaller_finalize(s);
+            return;
+        }
+    }
+
+pending:
+
+    if ((r && r->out)
+        || (p && p->in && p->out_pos < p->out_last)
+        || s->orphan || s->pong_pos || s->close_pos < s->close_last)
+    {
+        if (!c->write->timer_set) {
+            ngx_add_timer(c->write, s->conf->send_timeout);
+        }
+
+    } else if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        ngx_http_signaller_gone(s);
+    }
+}
+
+
+/* the write event handler */
+
+void
+ngx_http_signaller_session_write(ngx_http_signaller_session_t *s)
+{
+    ngx_connection_t  *c;
+
+    if (s->done) {
+        ngx_http_signaller_end(s);
+        return;
+    }
+
+    c = s->connection;
+
+    if (c->write->timedout) {
+        c->write->timedout = 0;
+        c->timedout = 1;
+
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "signaller: client timed out");
+
+        ngx_http_signaller_gone(s);
+        return;
+    }
+
+    ngx_http_signaller_flush(s);
+}
+
+
+static void
+ngx_http_signaller_timer_handler(ngx_event_t *ev)
+{
+    ngx_http_signaller_session_t  *s = ev->data;
+
+    if (s->done) {
+        return;
+    }
+
+    if (s->closing) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                       "signaller: no close from client");
+        ngx_http_signaller_finalize(s);
+        return;
+    }
+
+    if (s->waiting) {
+        ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_LISTEN_TIMEOUT, 0);
+        return;
+    }
+
+    ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_PIPE_TIMEOUT,
+                             NGX_HTTP_SIGNALLER_PIPE_TIMEOUT);
+}
+
+
+/*
+ * Starts the closing handshake with the client ("code" 0 echoes a close
+ * without a status) and, with "peer_code", with the peer.
+ */
+
+static void
+ngx_http_signaller_close(ngx_http_signaller_session_t *s, ngx_uint_t code,
+    ngx_uint_t peer_code)
+{
+    if (s->closing || s->done) {
+        return;
+    }
+
+    ngx_http_signaller_unlink(s, peer_code);
+    ngx_http_signaller_send_close(s, code);
+}
+
+
+/* breaks a pair, or takes a waiting listener out of the table */
+
+static void
+ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
+    ngx_uint_t peer_code)
+{
+    ngx_http_signaller_session_t  *p;
+
+    if (s->waiting) {
+        s->waiting = 0;
+        ngx_rbtree_delete(&ngx_http_signaller_waiting, &s->node);
+        ngx_http_signaller_table_delete(s->zone, &s->handle, s->id);
+    }
+
+    p = s->peer;
+
+    if (p == NULL) {
+        return;
+    }
+
+    s->peer = NULL;
+    p->peer = NULL;
+
+    /* frames already relayed are still delivered, then the close */
+
+    ngx_http_signaller_handover(s, p);
+    ngx_http_signaller_handover(p, s);
+
+    ngx_http_signaller_send_close(p, peer_code);
+}
+
+
+/*
+ * The frames "from" parsed for "to" go with "to"; "from" keeps only its
+ * unparsed input, in a buffer of its own.
+ */
+
+static void
+ngx_http_signaller_handover(ngx_http_signaller_session_t *from,
+    ngx_http_signaller_session_t *to)
+{
+    size_t                     n;
+    ngx_http_signaller_buf_t  *b;
+
+    if (from->in == NULL || from->out_pos == from->out_last) {
+        return;
+    }
+
+    to->orphan = from->in;
+    to->orphan_pos = from->out_pos;
+    to->orphan_last = from->out_last;
+
+    n = from->last - from->pos;
+    b = (n || from->blocked) ? ngx_http_signaller_buf_get() : NULL;
+
+    from->in = b;
+
+    if (b == NULL) {
+        from->pos = NULL;
+        from->last = NULL;
+        from->out_pos = NULL;
+        from->out_last = NULL;
+
+    } else {
+        ngx_memcpy(b->start + NGX_HTTP_SIGNALLER_HEADROOM, from->pos, n);
+        ngx_http_signaller_release(from);
+        from->last += n;
+    }
+
+    if (from->blocked) {
+        from->blocked = 0;
+        ngx_post_event(from->connection->read, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_signaller_send_close(ngx_http_signaller_session_t *s,
+    ngx_uint_t code)
+{
+    if (s->closing || s->done) {
+        return;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                   "signaller: closing with %ui", code);
+
+    s->closing = 1;
+    s->close_pos = s->close;
+    s->close_last = ngx_http_signaller_write_close(s->close, code);
+
+    if (s->timer.timer_set) {
+        ngx_del_timer(&s->timer);
+    }
+
+    ngx_add_timer(&s->timer, NGX_HTTP_SIGNALLER_LINGER);
+
+    ngx_post_event(s->connection->write, &ngx_posted_events);
+}
+
+
+/* the client's connection is lost */
+
+static void
+ngx_http_signaller_gone(ngx_http_signaller_session_t *s)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                   "signaller: client gone");
+
+    s->eof = 1;
+    s->connection->error = 1;
+
+    ngx_http_signaller_unlink(s, NGX_HTTP_SIGNALLER_PEER_GONE);
+    ngx_http_signaller_finalize(s);
+}
+
+
+/* the session ends from a posted event, see the comment on top */
+
+static void
+ngx_http_signaller_finalize(ngx_http_signaller_session_t *s)
+{
+    if (s->done) {
+        return;
+    }
+
+    s->done = 1;
+
+    ngx_post_event(s->connection->write, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_signaller_end(ngx_http_signaller_session_t *s)
+{
+    ngx_pool_t        *pool;
+    ngx_connection_t  *c;
+
+    c = s->connection;
+
+    ngx_http_signaller_detach(s);
+
+    if (s->request) {
+        ngx_http_finalize_request(s->request, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    pool = c->pool;
+    ngx_close_connection(c);
+    ngx_destroy_pool(pool);
+}
+
+
+/*
+ * Releases everything a session holds outside its pool, however it ends:
+ * also from the pool cleanup when nginx closes the connection itself, as
+ * on worker_shutdown_timeout, where the client and the peer are told 1001.
+ */
+
+static void
+ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
+{
+    u_char             frame[sizeof(s->close)];
+    ngx_uint_t         code;
+    ngx_connection_t  *c;
+
+    if (s->queue.next == NULL) {
+        return;
+    }
+
+    c = s->connection;
+
+    code = (c->close || ngx_terminate) ? NGX_HTTP_SIGNALLER_GOING_AWAY
+                                       : NGX_HTTP_SIGNALLER_PEER_GONE;
+
+    if (code == NGX_HTTP_SIGNALLER_GOING_AWAY && !s->eof
+        && !(s->request && s->request->out)
+        && s->orphan == NULL && s->pong_pos == NULL
+        && (s->peer == NULL || s->peer->in == NULL
+            || s->peer->out_pos == s->peer->out_last))
+    {
+        /* nothing is half sent: the client can still be told, if it reads */
+
+        if (!s->closing) {
+            (void) c->send(c, frame,
+                           ngx_http_signaller_write_close(frame, code)
+                           - frame);
+
+        } else if (s->close_pos == s->close) {
+            (void) c->send(c, s->close, s->close_last - s->close);
+        }
+    }
+
+    s->done = 1;
+
+    ngx_http_signaller_unlink(s, code);
+
+    if (s->timer.timer_set) {
+        ngx_del_timer(&s->timer);
+    }
+
+    if (s->in) {
+        ngx_http_signaller_buf_put(s->in);
+        s->in = NULL;
+    }
+
+    if (s->orphan) {
+        ngx_http_signaller_buf_put(s->orphan);
+        s->orphan = NULL;
+    }
+
+    ngx_queue_remove(&s->queue);
+    s->queue.next = NULL;
+}
+
+
+static void
+ngx_http_signaller_cleanup(void *data)
+{
+    ngx_http_signaller_session_t  *s = data;
+
+    ngx_http_signaller_detach(s);
+}
+
+
+/* on worker exit: the clients that are left are told 1001, if they can be */
+
+void
+ngx_http_signaller_sessions_exit(void)
+{
+    ngx_queue_t                   *q;
+    ngx_http_signaller_buf_t      *b;
+    ngx_http_signaller_session_t  *s;
+
+    if (ngx_http_signaller_sessions.next == NULL) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&ngx_http_signaller_sessions)) {
+        q = ngx_queue_head(&ngx_http_signaller_sessions);
+        s = ngx_queue_data(q, ngx_http_signaller_session_t, queue);
+
+        s->connection->close = 1;
+        ngx_http_signaller_detach(s);
+    }
+
+    while (ngx_http_signaller_free) {
+        b = ngx_http_signaller_free;
+        ngx_http_signaller_free = b->next;
+        ngx_free(b);
+    }
+}
+
+
+/* input buffers are kept in a small free list: no malloc() per read */
+
+static ngx_http_signaller_buf_t *
+ngx_http_signaller_buf_get(void)
+{
+    ngx_http_signaller_buf_t  *b;
+
+    b = ngx_http_signaller_free;
+
+    if (b) {
+        ngx_http_signaller_free = b->next;
+        ngx_http_signaller_nfree--;
+        return b;
+    }
+
+    b = ngx_alloc(sizeof(ngx_http_signaller_buf_t)
+                  + NGX_HTTP_SIGNALLER_BUFSIZE, ngx_cycle->log);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    b->start = (u_char *) (b + 1);
+    b->end = b->start + NGX_HTTP_SIGNALLER_BUFSIZE;
+
+    return b;
+}
+
+
+static void
+ngx_http_signaller_buf_put(ngx_http_signaller_buf_t *b)
+{
+    if (ngx_http_signaller_nfree >= NGX_HTTP_SIGNALLER_FREE_BUFS) {
+        ngx_free(b);
+        return;
+    }
+
+    b->next = ngx_http_signaller_free;
+    ngx_http_signaller_free = b;
+    ngx_http_signaller_nfree++;
+}

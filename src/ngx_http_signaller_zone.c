@@ -1,0 +1,415 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+/*
+ * The pairing table: waiting listeners by handle, in a shared memory zone,
+ * so that a connector finds a listener whatever worker either landed on.
+ * An entry names its listener by the owning worker's record (pid) and a
+ * session id unique within the zone; nothing private to a process is kept
+ * here.  Each worker keeps a record of its own with the entries it owns,
+ * so those of a worker that died can be found and purged without a walk
+ * over the whole table.  The slab mutex is only held for table operations.
+ */
+
+
+#include "ngx_http_signaller.h"
+
+
+typedef struct {
+    ngx_queue_t                      queue;   /* in shctx->workers */
+    ngx_queue_t                      entries;
+    ngx_pid_t                        pid;
+} ngx_http_signaller_worker_t;
+
+
+typedef struct {
+    ngx_str_node_t                   sn;      /* key: crc32 of the handle */
+    ngx_queue_t                      queue;   /* in its worker's entries */
+    ngx_http_signaller_worker_t     *worker;
+    uint64_t                         id;
+    u_char                           data[1];
+} ngx_http_signaller_node_t;
+
+
+static ngx_int_t ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_signaller_node_t *ngx_http_signaller_lookup(
+    ngx_http_signaller_zone_ctx_t *ctx, ngx_str_t *handle);
+static void ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_http_signaller_worker_t *w);
+static void ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_http_signaller_node_t *node);
+
+
+char *
+ngx_http_signaller_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    ngx_shm_zone_t **zone)
+{
+    ngx_shm_zone_t                  *shm_zone, **pz;
+    ngx_http_signaller_zone_ctx_t   *ctx;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    shm_zone = ngx_shared_memory_add(cf, name, size,
+                                     &ngx_http_signaller_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data == NULL) {
+        ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_signaller_zone_ctx_t));
+        if (ctx == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        shm_zone->init = ngx_http_signaller_init_zone;
+        shm_zone->data = ctx;
+
+        smcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_signaller_module);
+
+        pz = ngx_array_push(&smcf->zones);
+        if (pz == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *pz = shm_zone;
+    }
+
+    *zone = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+/* the old table is kept across reloads, as long as the size is the same */
+
+static ngx_int_t
+ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_signaller_zone_ctx_t  *octx = data;
+
+    size_t                          len;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_signaller_shctx_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_str_rbtree_insert_value);
+    ngx_queue_init(&ctx->sh->workers);
+
+    ctx->sh->next_id = 1;
+    ctx->sh->entries = 0;
+    ctx->sh->token = ((uint64_t) ngx_random() << 32)
+                     ^ ((uint64_t) ngx_random() << 16)
+                     ^ (uint64_t) ngx_time() ^ (uint64_t) ngx_pid;
+
+    len = sizeof(" in signaller zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in signaller zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    /* a full zone is reported by the caller, at the "error" level */
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
+{
+    ngx_http_signaller_worker_t    *w;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    w = ngx_slab_alloc_locked(ctx->shpool,
+                              sizeof(ngx_http_signaller_worker_t));
+    if (w != NULL) {
+        w->pid = ngx_pid;
+        ngx_queue_init(&w->entries);
+        ngx_queue_insert_tail(&ctx->sh->workers, &w->queue);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (w == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "signaller zone \"%V\" is full",
+                      &zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    ctx->self = &w->queue;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone)
+{
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    if (ctx->self == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ngx_http_signaller_purge(ctx, ngx_queue_data(ctx->self,
+                                                 ngx_http_signaller_worker_t,
+                                                 queue));
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    ctx->self = NULL;
+}
+
+
+/* entries of workers that died without unregistering (kill -9, a crash) */
+
+void
+ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone)
+{
+    ngx_queue_t                    *q, *next;
+    ngx_http_signaller_worker_t    *w;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (q = ngx_queue_head(&ctx->sh->workers);
+         q != ngx_queue_sentinel(&ctx->sh->workers);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
+
+        if (w->pid != ngx_pid && kill(w->pid, 0) == -1 && ngx_errno == ESRCH)
+        {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "signaller: purging entries of exited worker %P",
+                          w->pid);
+            ngx_http_signaller_purge(ctx, w);
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+static void
+ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_http_signaller_worker_t *w)
+{
+    ngx_queue_t                *q;
+    ngx_http_signaller_node_t  *node;
+
+    while (!ngx_queue_empty(&w->entries)) {
+        q = ngx_queue_head(&w->entries);
+        node = ngx_queue_data(q, ngx_http_signaller_node_t, queue);
+        ngx_http_signaller_free_node(ctx, node);
+    }
+
+    ngx_queue_remove(&w->queue);
+    ngx_slab_free_locked(ctx->shpool, w);
+}
+
+
+/*
+ * Adds a waiting listener.  NGX_BUSY: the handle has one already;
+ * NGX_DECLINED: the zone is full.
+ */
+
+ngx_int_t
+ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
+    uint64_t *id)
+{
+    size_t                          n;
+    ngx_int_t                       rc;
+    ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_worker_t    *w;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    if (ctx->self == NULL) {
+        return NGX_ERROR;
+    }
+
+    w = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
+
+    n = offsetof(ngx_http_signaller_node_t, data) + handle->len;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    if (ngx_http_signaller_lookup(ctx, handle) != NULL) {
+        rc = NGX_BUSY;
+        goto done;
+    }
+
+    node = ngx_slab_alloc_locked(ctx->shpool, n);
+    if (node == NULL) {
+        rc = NGX_DECLINED;
+        goto done;
+    }
+
+    ngx_memcpy(node->data, handle->data, handle->len);
+    node->sn.str.data = node->data;
+    node->sn.str.len = handle->len;
+    node->sn.node.key = ngx_crc32_short(handle->data, handle->len);
+    node->worker = w;
+    node->id = ctx->sh->next_id++;
+
+    ngx_rbtree_insert(&ctx->sh->rbtree, &node->sn.node);
+    ngx_queue_insert_tail(&w->entries, &node->queue);
+    ctx->sh->entries++;
+
+    *id = node->id;
+    rc = NGX_OK;
+
+done:
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "signaller zone \"%V\" is full", &zone->shm.name);
+    }
+
+    return rc;
+}
+
+
+/* a connector takes the listener out of the table: NGX_DECLINED if none */
+
+ngx_int_t
+ngx_http_signaller_table_take(ngx_shm_zone_t *zone, ngx_str_t *handle,
+    ngx_http_signaller_entry_t *entry)
+{
+    ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_signaller_lookup(ctx, handle);
+
+    if (node != NULL) {
+        entry->pid = node->worker->pid;
+        entry->id = node->id;
+        entry->token = ctx->sh->token;
+
+        ngx_http_signaller_free_node(ctx, node);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return (node != NULL) ? NGX_OK : NGX_DECLINED;
+}
+
+
+void
+ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
+    uint64_t id)
+{
+    ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_signaller_lookup(ctx, handle);
+
+    if (node != NULL && node->id == id) {
+        ngx_http_signaller_free_node(ctx, node);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+uint64_t
+ngx_http_signaller_zone_token(ngx_shm_zone_t *zone)
+{
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    return ctx->sh->token;
+}
+
+
+/* finds a live entry; one left by a worker that is gone is purged */
+
+static ngx_http_signaller_node_t *
+ngx_http_signaller_lookup(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_str_t *handle)
+{
+    ngx_pid_t                   pid;
+    ngx_http_signaller_node_t  *node;
+
+    node = (ngx_http_signaller_node_t *)
+               ngx_str_rbtree_lookup(&ctx->sh->rbtree, handle,
+                                     ngx_crc32_short(handle->data,
+                                                     handle->len));
+    if (node == NULL) {
+        return NULL;
+    }
+
+    pid = node->worker->pid;
+
+    if (pid != ngx_pid && kill(pid, 0) == -1 && ngx_errno == ESRCH) {
+        ngx_http_signaller_purge(ctx, node->worker);
+        return NULL;
+    }
+
+    return node;
+}
+
+
+static void
+ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_http_signaller_node_t *node)
+{
+    ngx_rbtree_delete(&ctx->sh->rbtree, &node->sn.node);
+    ngx_queue_remove(&node->queue);
+    ngx_slab_free_locked(ctx->shpool, node);
+    ctx->sh->entries--;
+}
