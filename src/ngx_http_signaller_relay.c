@@ -4,12 +4,165 @@
  */
 
 
+/*
+ * Pairs that cross workers.  Every worker listens on a Unix stream socket
+ * of its own in the abstract namespace, named after its pid, opened in
+ * init_process: nothing is inherited at fork, so old and new workers reach
+ * each other across reloads.  A connector whose listener lives in another
+ * worker ("L") connects there and sends a preamble naming the listener; L
+ * answers one byte, 'y' or 'n', before the connector is sent 101 or 404.
+ * From then on the connector's worker only splices bytes: the client's
+ * masked frames go to L as they are, and L treats the stream exactly like
+ * a client connection, so all protocol rules, limits and timeouts are
+ * applied in one place, L.  The socket buffers give flow control in both
+ * directions, and no message is ever copied into shared memory.
+ *
+ * The splicing side follows the server frames it forwards, so that when
+ * L goes away without a close frame (a crash), the client can still be
+ * told 4003 at a frame boundary.
+ */
+
+
 #include "ngx_http_signaller.h"
+
+#include <sys/un.h>
+
+
+#define NGX_HTTP_SIGNALLER_REPLY_TIMEOUT  5000
+
+
+typedef struct {
+    uint64_t                         token;
+    uint64_t                         id;
+    uint64_t                         max_message_size;
+    uint32_t                         max_messages;
+    uint32_t                         pipe_timeout;
+    uint32_t                         send_timeout;
+    uint32_t                         reserved;
+} ngx_http_signaller_preamble_t;
+
+
+typedef struct {
+    ngx_http_signaller_preamble_t    preamble;
+    size_t                           received;
+} ngx_http_signaller_accept_t;
+
+
+typedef struct {
+    ngx_http_request_t              *request;
+    ngx_connection_t                *peer;
+    ngx_str_t                        key;
+    ngx_buf_t                       *up;      /* client to L */
+    ngx_buf_t                       *down;    /* L to client */
+    ngx_event_t                      timer;
+    ngx_msec_t                       send_timeout;
+
+    /* the server frame being forwarded to the client */
+    u_char                           header[10];
+    size_t                           header_len;
+    uint64_t                         remaining;
+
+    unsigned                         close_seen:1;
+    unsigned                         close_sent:1;
+    unsigned                         client_eof:1;
+    unsigned                         peer_eof:1;
+} ngx_http_signaller_relay_t;
+
+
+static socklen_t ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
+    ngx_pid_t pid);
+static void ngx_http_signaller_relay_accept(ngx_event_t *ev);
+static void ngx_http_signaller_relay_preamble(ngx_event_t *ev);
+static void ngx_http_signaller_relay_session_read(ngx_event_t *ev);
+static void ngx_http_signaller_relay_session_write(ngx_event_t *ev);
+static void ngx_http_signaller_relay_close(ngx_connection_t *c);
+static void ngx_http_signaller_relay_reply(ngx_event_t *ev);
+static void ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl);
+static void ngx_http_signaller_relay_peer_handler(ngx_event_t *ev);
+static void ngx_http_signaller_relay_read_handler(ngx_http_request_t *r);
+static void ngx_http_signaller_relay_write_handler(ngx_http_request_t *r);
+static void ngx_http_signaller_relay_timer(ngx_event_t *ev);
+static void ngx_http_signaller_relay_process(ngx_http_signaller_relay_t *rl);
+static ngx_int_t ngx_http_signaller_relay_pass(ngx_http_signaller_relay_t *rl,
+    ngx_connection_t *src, ngx_connection_t *dst, ngx_buf_t *b,
+    ngx_uint_t down);
+static void ngx_http_signaller_relay_track(ngx_http_signaller_relay_t *rl,
+    u_char *p, size_t n);
+static void ngx_http_signaller_relay_tell(ngx_http_signaller_relay_t *rl,
+    ngx_uint_t code);
+static void ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
+    ngx_int_t rc);
+static void ngx_http_signaller_relay_cleanup(void *data);
+static void ngx_http_signaller_relay_empty_handler(ngx_event_t *ev);
+
+
+static ngx_connection_t  *ngx_http_signaller_relay_listener;
+
+
+static socklen_t
+ngx_http_signaller_relay_addr(struct sockaddr_un *sun, ngx_pid_t pid)
+{
+    u_char  *p;
+
+    ngx_memzero(sun, sizeof(struct sockaddr_un));
+    sun->sun_family = AF_UNIX;
+
+    /* sun_path[0] is 0: the abstract namespace, gone with the process */
+
+    p = ngx_sprintf((u_char *) sun->sun_path + 1, "ngx_http_signaller/%P",
+                    pid);
+
+    return offsetof(struct sockaddr_un, sun_path) + (p - (u_char *)
+                                                     sun->sun_path);
+}
 
 
 ngx_int_t
 ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
 {
+    socklen_t           len;
+    ngx_socket_t        fd;
+    ngx_connection_t   *c;
+    struct sockaddr_un  sun;
+
+    fd = socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
+    if (fd == (ngx_socket_t) -1) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_socket_errno,
+                      "signaller: socket() failed");
+        return NGX_ERROR;
+    }
+
+    len = ngx_http_signaller_relay_addr(&sun, ngx_pid);
+
+    if (bind(fd, (struct sockaddr *) &sun, len) == -1
+        || listen(fd, NGX_LISTEN_BACKLOG) == -1)
+    {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_socket_errno,
+                      "signaller: bind() or listen() failed");
+        ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(fd, cycle->log);
+    if (c == NULL) {
+        ngx_close_socket(fd);
+        return NGX_ERROR;
+    }
+
+    /* not a client: graceful shutdown must neither wait for nor close it */
+    c->read->channel = 1;
+    c->write->channel = 1;
+
+    c->read->handler = ngx_http_signaller_relay_accept;
+    c->read->log = cycle->log;
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        ngx_close_connection(c);
+        return NGX_ERROR;
+    }
+
+    ngx_http_signaller_relay_listener = c;
+
     return NGX_OK;
 }
 
@@ -17,12 +170,723 @@ ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
 void
 ngx_http_signaller_relay_exit(ngx_cycle_t *cycle)
 {
+    if (ngx_http_signaller_relay_listener) {
+        ngx_close_connection(ngx_http_signaller_relay_listener);
+        ngx_http_signaller_relay_listener = NULL;
+    }
 }
 
+
+/* L: another worker's connector arrives */
+
+static void
+ngx_http_signaller_relay_accept(ngx_event_t *ev)
+{
+    ngx_log_t                    *log;
+    ngx_pool_t                   *pool;
+    ngx_socket_t                  fd;
+    ngx_connection_t             *lc, *c;
+    ngx_http_signaller_accept_t  *a;
+
+    lc = ev->data;
+
+    for ( ;; ) {
+        fd = accept4(lc->fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC);
+
+        if (fd == (ngx_socket_t) -1) {
+            if (ngx_socket_errno != NGX_EAGAIN) {
+                ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
+                              "signaller: accept4() failed");
+            }
+
+            return;
+        }
+
+        pool = ngx_create_pool(1024, ev->log);
+        if (pool == NULL) {
+            ngx_close_socket(fd);
+            continue;
+        }
+
+        log = ngx_palloc(pool, sizeof(ngx_log_t));
+        a = ngx_pcalloc(pool, sizeof(ngx_http_signaller_accept_t));
+
+        if (log == NULL || a == NULL) {
+            ngx_close_socket(fd);
+            ngx_destroy_pool(pool);
+            continue;
+        }
+
+        *log = *ev->log;
+
+        c = ngx_get_connection(fd, log);
+        if (c == NULL) {
+            ngx_close_socket(fd);
+            ngx_destroy_pool(pool);
+            continue;
+        }
+
+        c->pool = pool;
+        c->log = log;
+        c->read->log = log;
+        c->write->log = log;
+        c->recv = ngx_recv;
+        c->send = ngx_send;
+        c->recv_chain = ngx_recv_chain;
+        c->send_chain = ngx_send_chain;
+        c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+        c->data = a;
+
+        c->read->handler = ngx_http_signaller_relay_preamble;
+        c->write->handler = ngx_http_signaller_relay_empty_handler;
+        c->write->ready = 1;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "signaller: relay connection *%uA", c->number);
+
+        ngx_add_timer(c->read, NGX_HTTP_SIGNALLER_REPLY_TIMEOUT);
+
+        c->read->ready = 1;
+        ngx_http_signaller_relay_preamble(c->read);
+    }
+}
+
+
+static void
+ngx_http_signaller_relay_preamble(ngx_event_t *ev)
+{
+    u_char                          answer;
+    ssize_t                         n;
+    ngx_connection_t               *c;
+    ngx_http_signaller_accept_t    *a;
+    ngx_http_signaller_session_t   *s, *l;
+    ngx_http_signaller_preamble_t  *pre;
+    ngx_http_signaller_loc_conf_t  *conf;
+
+    c = ev->data;
+    a = c->data;
+    pre = &a->preamble;
+
+    if (ev->timedout || c->close) {
+        ngx_http_signaller_relay_close(c);
+        return;
+    }
+
+    while (a->received < sizeof(ngx_http_signaller_preamble_t)) {
+        n = c->recv(c, (u_char *) pre + a->received,
+                    sizeof(ngx_http_signaller_preamble_t) - a->received);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(ev, 0) != NGX_OK) {
+                ngx_http_signaller_relay_close(c);
+            }
+
+            return;
+        }
+
+        if (n == NGX_ERROR || n == 0) {
+            ngx_http_signaller_relay_close(c);
+            return;
+        }
+
+        a->received += n;
+    }
+
+    ngx_del_timer(ev);
+
+    answer = 'n';
+    s = NULL;
+
+    l = ngx_http_signaller_session_find(pre->id);
+
+    if (l && l->waiting && !l->closing
+        && ngx_http_signaller_zone_token(l->zone) == pre->token)
+    {
+        conf = ngx_palloc(c->pool, sizeof(ngx_http_signaller_loc_conf_t));
+
+        if (conf) {
+            /* the connector's own limits, from its location */
+            *conf = *l->conf;
+            conf->max_message_size = (size_t) pre->max_message_size;
+            conf->max_messages = pre->max_messages;
+            conf->pipe_timeout = pre->pipe_timeout;
+            conf->send_timeout = pre->send_timeout;
+
+            s = ngx_http_signaller_session_create(c->pool, c, conf);
+        }
+
+        if (s) {
+            answer = 'y';
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "signaller: relay for listener #%uL: %c", pre->id, answer);
+
+    if (c->send(c, &answer, 1) != 1 || s == NULL) {
+        ngx_http_signaller_relay_close(c);
+        return;
+    }
+
+    c->data = s;
+    c->read->handler = ngx_http_signaller_relay_session_read;
+    c->write->handler = ngx_http_signaller_relay_session_write;
+
+    ngx_http_signaller_session_start(s, l, NULL, 0);
+}
+
+
+static void
+ngx_http_signaller_relay_session_read(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_signaller_session_read(c->data);
+}
+
+
+static void
+ngx_http_signaller_relay_session_write(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_signaller_session_write(c->data);
+}
+
+
+static void
+ngx_http_signaller_relay_close(ngx_connection_t *c)
+{
+    ngx_pool_t  *pool;
+
+    pool = c->pool;
+    ngx_close_connection(c);
+    ngx_destroy_pool(pool);
+}
+
+
+/*
+ * The connector's worker: the listener was in worker "entry->pid".  The
+ * request is kept (NGX_DONE) until that worker answers.
+ */
 
 ngx_int_t
 ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *key)
 {
-    return NGX_HTTP_NOT_FOUND;
+    socklen_t                       len;
+    ngx_err_t                       err;
+    ngx_socket_t                    fd;
+    ngx_connection_t               *c, *pc;
+    struct sockaddr_un              sun;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_signaller_relay_t     *rl;
+    ngx_http_signaller_preamble_t   pre;
+    ngx_http_signaller_loc_conf_t  *slcf;
+
+    c = r->connection;
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    rl = ngx_pcalloc(r->pool, sizeof(ngx_http_signaller_relay_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (rl == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
+    if (fd == (ngx_socket_t) -1) {
+        ngx_log_error(NGX_LOG_ALERT, c->log, ngx_socket_errno,
+                      "signaller: socket() failed");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    len = ngx_http_signaller_relay_addr(&sun, entry->pid);
+
+    if (connect(fd, (struct sockaddr *) &sun, len) == -1) {
+        err = ngx_socket_errno;
+        ngx_close_socket(fd);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, err,
+                       "signaller: worker %P of listener #%uL is gone",
+                       entry->pid, entry->id);
+
+        return (err == NGX_EAGAIN) ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                   : NGX_HTTP_NOT_FOUND;
+    }
+
+    ngx_memzero(&pre, sizeof(ngx_http_signaller_preamble_t));
+    pre.token = entry->token;
+    pre.id = entry->id;
+    pre.max_message_size = slcf->max_message_size;
+    pre.max_messages = (uint32_t) slcf->max_messages;
+    pre.pipe_timeout = (uint32_t) slcf->pipe_timeout;
+    pre.send_timeout = (uint32_t) slcf->send_timeout;
+
+    /* a new socket's buffer is empty: the preamble goes out whole */
+
+    if (send(fd, &pre, sizeof(pre), 0) != (ssize_t) sizeof(pre)) {
+        ngx_close_socket(fd);
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    pc = ngx_get_connection(fd, c->log);
+    if (pc == NULL) {
+        ngx_close_socket(fd);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    pc->pool = r->pool;
+    pc->recv = ngx_recv;
+    pc->send = ngx_send;
+    pc->recv_chain = ngx_recv_chain;
+    pc->send_chain = ngx_send_chain;
+    pc->read->log = c->log;
+    pc->write->log = c->log;
+    pc->data = rl;
+    pc->write->ready = 1;
+
+    pc->read->handler = ngx_http_signaller_relay_reply;
+    pc->write->handler = ngx_http_signaller_relay_empty_handler;
+
+    rl->request = r;
+    rl->peer = pc;
+    rl->key = *key;
+    rl->send_timeout = slcf->send_timeout;
+
+    rl->timer.handler = ngx_http_signaller_relay_timer;
+    rl->timer.data = rl;
+    rl->timer.log = c->log;
+
+    cln->handler = ngx_http_signaller_relay_cleanup;
+    cln->data = rl;
+
+    ngx_add_timer(pc->read, NGX_HTTP_SIGNALLER_REPLY_TIMEOUT);
+
+    if (ngx_handle_read_event(pc->read, 0) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_signaller_relay_reply(ngx_event_t *ev)
+{
+    u_char                       answer;
+    ssize_t                      n;
+    ngx_connection_t            *pc;
+    ngx_http_request_t          *r;
+    ngx_http_signaller_relay_t  *rl;
+
+    pc = ev->data;
+    rl = pc->data;
+    r = rl->request;
+
+    if (ev->timedout) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, NGX_ETIMEDOUT,
+                      "signaller: no answer from the listener's worker");
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_SERVICE_UNAVAILABLE);
+        return;
+    }
+
+    n = pc->recv(pc, &answer, 1);
+
+    if (n == NGX_AGAIN) {
+        if (ngx_handle_read_event(ev, 0) != NGX_OK) {
+            ngx_http_signaller_relay_finalize(rl,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    ngx_del_timer(ev);
+
+    if (n != 1 || answer != 'y') {
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_NOT_FOUND);
+        return;
+    }
+
+    if (ngx_http_signaller_send_accept(r, &rl->key) == NGX_ERROR) {
+        ngx_http_signaller_relay_finalize(rl, NGX_ERROR);
+        return;
+    }
+
+    ngx_http_signaller_relay_start(rl);
+
+    ngx_http_run_posted_requests(r->connection);
+}
+
+
+static void
+ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl)
+{
+    size_t                          n;
+    ngx_connection_t               *c, *pc;
+    ngx_http_request_t             *r;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_signaller_loc_conf_t  *slcf;
+
+    r = rl->request;
+    c = r->connection;
+    pc = rl->peer;
+
+    rl->up = ngx_create_temp_buf(r->pool, NGX_HTTP_SIGNALLER_BUFSIZE);
+    rl->down = ngx_create_temp_buf(r->pool, NGX_HTTP_SIGNALLER_BUFSIZE);
+
+    if (rl->up == NULL || rl->down == NULL) {
+        ngx_http_signaller_relay_finalize(rl, NGX_ERROR);
+        return;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->tcp_nodelay && ngx_tcp_nodelay(c) != NGX_OK) {
+        ngx_http_signaller_relay_finalize(rl, NGX_ERROR);
+        return;
+    }
+
+    /* frames the client sent right behind its request go first */
+
+    n = r->header_in->last - r->header_in->pos;
+
+    if (n > NGX_HTTP_SIGNALLER_BUFSIZE) {
+        n = NGX_HTTP_SIGNALLER_BUFSIZE;
+    }
+
+    rl->up->last = ngx_cpymem(rl->up->last, r->header_in->pos, n);
+    r->header_in->pos += n;
+
+    ngx_http_set_ctx(r, rl, ngx_http_signaller_module);
+
+    r->read_event_handler = ngx_http_signaller_relay_read_handler;
+    r->write_event_handler = ngx_http_signaller_relay_write_handler;
+
+    pc->read->handler = ngx_http_signaller_relay_peer_handler;
+    pc->write->handler = ngx_http_signaller_relay_peer_handler;
+
+    /*
+     * L ends the pipe within its timeouts; this only keeps a worker that
+     * shuts down alive until then, and bounds the splice if L hangs.
+     */
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    ngx_add_timer(&rl->timer, slcf->pipe_timeout + slcf->send_timeout
+                              + 2 * NGX_HTTP_SIGNALLER_LINGER);
+
+    pc->read->ready = 1;
+    c->read->ready = 1;
+
+    ngx_http_signaller_relay_process(rl);
+}
+
+
+static void
+ngx_http_signaller_relay_peer_handler(ngx_event_t *ev)
+{
+    ngx_connection_t            *pc;
+    ngx_http_signaller_relay_t  *rl;
+
+    pc = ev->data;
+    rl = pc->data;
+
+    ngx_http_signaller_relay_process(rl);
+
+    ngx_http_run_posted_requests(rl->request->connection);
+}
+
+
+static void
+ngx_http_signaller_relay_read_handler(ngx_http_request_t *r)
+{
+    ngx_http_signaller_relay_process(
+                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+}
+
+
+static void
+ngx_http_signaller_relay_write_handler(ngx_http_request_t *r)
+{
+    ngx_http_signaller_relay_process(
+                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+}
+
+
+static void
+ngx_http_signaller_relay_timer(ngx_event_t *ev)
+{
+    ngx_http_signaller_relay_t  *rl = ev->data;
+
+    ngx_log_error(NGX_LOG_INFO, rl->request->connection->log, NGX_ETIMEDOUT,
+                  "signaller: relayed pipe outlived its timeouts");
+
+    ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_PIPE_TIMEOUT);
+    ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+
+    ngx_http_run_posted_requests(rl->request->connection);
+}
+
+
+static void
+ngx_http_signaller_relay_process(ngx_http_signaller_relay_t *rl)
+{
+    ngx_connection_t    *c, *pc;
+    ngx_http_request_t  *r;
+
+    r = rl->request;
+    c = r->connection;
+    pc = rl->peer;
+
+    if (pc == NULL) {
+        return;
+    }
+
+    if (pc->close) {
+        ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_GOING_AWAY);
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (c->write->timedout) {
+        c->timedout = 1;
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "signaller: client timed out");
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (ngx_http_signaller_relay_pass(rl, c, pc, rl->up, 0) != NGX_OK
+        || ngx_http_signaller_relay_pass(rl, pc, c, rl->down, 1) != NGX_OK)
+    {
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (rl->client_eof) {
+        /* L sees the end of the stream as the client's */
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (rl->peer_eof && rl->down->pos == rl->down->last) {
+
+        if (!rl->close_seen && !rl->close_sent) {
+            /* L is gone without a word: a crash */
+            ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_PEER_GONE);
+        }
+
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (rl->down->pos < rl->down->last) {
+        if (!c->write->timer_set) {
+            ngx_add_timer(c->write, rl->send_timeout);
+        }
+
+    } else if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK
+        || ngx_handle_write_event(c->write, 0) != NGX_OK
+        || ngx_handle_read_event(pc->read, 0) != NGX_OK
+        || ngx_handle_write_event(pc->write, 0) != NGX_OK)
+    {
+        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+    }
+}
+
+
+/* moves bytes one way until either side would block */
+
+static ngx_int_t
+ngx_http_signaller_relay_pass(ngx_http_signaller_relay_t *rl,
+    ngx_connection_t *src, ngx_connection_t *dst, ngx_buf_t *b,
+    ngx_uint_t down)
+{
+    ssize_t  n;
+
+    for ( ;; ) {
+
+        if (b->pos < b->last && dst->write->ready) {
+            n = dst->send(dst, b->pos, b->last - b->pos);
+
+            if (n == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (n > 0) {
+                b->pos += n;
+
+                if (b->pos == b->last) {
+                    b->pos = b->start;
+                    b->last = b->start;
+                }
+            }
+        }
+
+        if (b->last < b->end && src->read->ready
+            && !(down ? rl->peer_eof : rl->client_eof))
+        {
+            n = src->recv(src, b->last, b->end - b->last);
+
+            if (n == NGX_AGAIN) {
+                break;
+            }
+
+            if (n == NGX_ERROR || n == 0) {
+                if (down) {
+                    rl->peer_eof = 1;
+
+                } else {
+                    rl->client_eof = 1;
+                }
+
+                break;
+            }
+
+            if (down) {
+                ngx_http_signaller_relay_track(rl, b->last, n);
+            }
+
+            b->last += n;
+            continue;
+        }
+
+        break;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_signaller_relay_track(ngx_http_signaller_relay_t *rl, u_char *p,
+    size_t n)
+{
+    size_t      k, need;
+    uint64_t    len;
+    ngx_uint_t  i;
+
+    while (n) {
+
+        if (rl->remaining) {
+            k = (rl->remaining < n) ? rl->remaining : n;
+            rl->remaining -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+
+        rl->header[rl->header_len++] = *p++;
+        n--;
+
+        if (rl->header_len < 2) {
+            continue;
+        }
+
+        len = rl->header[1] & 0x7f;
+        need = (len == 126) ? 4 : (len == 127) ? 10 : 2;
+
+        if (rl->header_len < need) {
+            continue;
+        }
+
+        if (len == 126 || len == 127) {
+            len = 0;
+            for (i = 2; i < need; i++) {
+                len = (len << 8) | rl->header[i];
+            }
+        }
+
+        if ((rl->header[0] & 0x0f) == 0x08) {
+            rl->close_seen = 1;
+        }
+
+        rl->remaining = len;
+        rl->header_len = 0;
+    }
+}
+
+
+/*
+ * Tells the client why the pipe ends when L cannot: only between two
+ * frames, and only once.
+ */
+
+static void
+ngx_http_signaller_relay_tell(ngx_http_signaller_relay_t *rl,
+    ngx_uint_t code)
+{
+    u_char             frame[32], *last;
+    ngx_connection_t  *c;
+
+    c = rl->request->connection;
+
+    if (rl->close_seen || rl->close_sent || rl->remaining
+        || rl->header_len || rl->down == NULL
+        || rl->down->pos != rl->down->last)
+    {
+        return;
+    }
+
+    rl->close_sent = 1;
+
+    last = ngx_http_signaller_write_close(frame, code);
+    (void) c->send(c, frame, last - frame);
+}
+
+
+static void
+ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
+    ngx_int_t rc)
+{
+    if (rl->peer) {
+        ngx_close_connection(rl->peer);
+        rl->peer = NULL;
+    }
+
+    if (rl->timer.timer_set) {
+        ngx_del_timer(&rl->timer);
+    }
+
+    ngx_http_finalize_request(rl->request, rc);
+}
+
+
+/* whatever ends the request also ends the splice, 1001 on shutdown */
+
+static void
+ngx_http_signaller_relay_cleanup(void *data)
+{
+    ngx_http_signaller_relay_t  *rl = data;
+
+    if (rl->peer == NULL) {
+        return;
+    }
+
+    if (rl->request->connection->close || ngx_terminate) {
+        ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_GOING_AWAY);
+    }
+
+    ngx_close_connection(rl->peer);
+    rl->peer = NULL;
+
+    if (rl->timer.timer_set) {
+        ngx_del_timer(&rl->timer);
+    }
+}
+
+
+static void
+ngx_http_signaller_relay_empty_handler(ngx_event_t *ev)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "signaller relay empty handler");
 }

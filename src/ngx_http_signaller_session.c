@@ -216,12 +216,13 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
     ngx_event_t       *rev;
     ngx_connection_t  *c;
 
-    if (s->done) {
+    c = s->connection;
+
+    if (s->done || c->close) {
         ngx_http_signaller_end(s);
         return;
     }
 
-    c = s->connection;
     rev = c->read;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
@@ -668,12 +669,12 @@ ngx_http_signaller_session_write(ngx_http_signaller_session_t *s)
 {
     ngx_connection_t  *c;
 
-    if (s->done) {
+    c = s->connection;
+
+    if (s->done || c->close) {
         ngx_http_signaller_end(s);
         return;
     }
-
-    c = s->connection;
 
     if (c->write->timedout) {
         c->write->timedout = 0;

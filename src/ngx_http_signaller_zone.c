@@ -120,11 +120,13 @@ ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_str_rbtree_insert_value);
     ngx_queue_init(&ctx->sh->workers);
 
-    ctx->sh->next_id = 1;
     ctx->sh->entries = 0;
     ctx->sh->token = ((uint64_t) ngx_random() << 32)
                      ^ ((uint64_t) ngx_random() << 16)
                      ^ (uint64_t) ngx_time() ^ (uint64_t) ngx_pid;
+
+    /* ids of different zones never meet in a worker's list of listeners */
+    ctx->sh->next_id = ctx->sh->token;
 
     len = sizeof(" in signaller zone \"\"") + shm_zone->shm.name.len;
 
