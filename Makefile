@@ -1,6 +1,7 @@
 # Builds ngx_http_signaller_module.so against Debian's nginx (nginx-dev),
 # runs it with conf.example, and runs the tests.
 
+NGINX     ?= /usr/sbin/nginx
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
 OBJS      := $(BUILD)/nginx/objs
@@ -33,11 +34,13 @@ $(MODULE): $(OBJS)/Makefile $(SOURCES)
 	cp $(OBJS)/ngx_http_signaller_module.so $@
 
 run: deps $(MODULE)
-	sh .ci/run-example.sh
+	mkdir -p build/run
+	$(NGINX) -p $(CURDIR)/ -c conf.example \
+	    -g 'daemon off; pid build/run/nginx.pid;'
 
-test: $(MODULE)
+test: deps $(MODULE)
 	@sh .ci/deps.sh test
-	prove -r t/
+	prove -j2 -r t/
 
 clean:
 	rm -rf $(BUILD)
