@@ -16,6 +16,7 @@
 
 
 static ngx_int_t ngx_http_signaller_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_signaller_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_signaller_route(ngx_http_request_t *r,
     ngx_str_t *handle, ngx_uint_t *listen);
 static ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,
@@ -32,6 +33,8 @@ static char *ngx_http_signaller_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_signaller_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_signaller_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_signaller_init_process(ngx_cycle_t *cycle);
@@ -95,6 +98,13 @@ static ngx_command_t  ngx_http_signaller_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_signaller_origin,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("signaller_status"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_signaller_status,
+      0,
       0,
       NULL },
 
@@ -342,6 +352,100 @@ ngx_http_signaller_write_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * One line per zone, for monitoring and for the tests' leak checks:
+ * "<zone> waiting <n> workers <n> pages <n> free <n>".
+ */
+
+static ngx_int_t
+ngx_http_signaller_status_handler(ngx_http_request_t *r)
+{
+    size_t                           len;
+    ngx_int_t                        rc;
+    ngx_buf_t                       *b;
+    ngx_uint_t                       i;
+    ngx_chain_t                      out;
+    ngx_shm_zone_t                 **zones;
+    ngx_http_signaller_stats_t       stats;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_signaller_module);
+    zones = smcf->zones.elts;
+
+    len = 0;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        len += zones[i]->shm.name.len
+               + sizeof(" waiting  workers  pages  free \n")
+               + 4 * NGX_ATOMIC_T_LEN;
+    }
+
+    b = ngx_create_temp_buf(r->pool, len + 1);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        ngx_http_signaller_zone_stats(zones[i], &stats);
+
+        b->last = ngx_sprintf(b->last, "%V waiting %ui workers %ui "
+                              "pages %ui free %ui\n",
+                              &zones[i]->shm.name, stats.waiting,
+                              stats.workers, stats.pages, stats.free);
+    }
+
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* a worker begins to shut down: sessions end now unless this is a reload */
+
+void
+ngx_http_signaller_exiting(void)
+{
+    ngx_uint_t                       i;
+    ngx_shm_zone_t                 **zones;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    smcf = ngx_http_signaller_sweep.data;
+    zones = smcf->zones.elts;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        if (ngx_http_signaller_zone_superseded(zones[i])) {
+            return;
+        }
+    }
+
+    ngx_http_signaller_sessions_going_away();
+}
+
+
 static void *
 ngx_http_signaller_create_main_conf(ngx_conf_t *cf)
 {
@@ -550,6 +654,18 @@ ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     re->regex = rc.regex;
     re->name = value[1].data;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_signaller_status_handler;
 
     return NGX_CONF_OK;
 }

@@ -51,6 +51,7 @@ typedef struct {
     uint64_t                         next_id;
     uint64_t                         token;
     ngx_uint_t                       entries;
+    ngx_uint_t                       generation;  /* configuration loads */
 } ngx_http_signaller_shctx_t;
 
 
@@ -59,6 +60,14 @@ typedef struct {
     ngx_slab_pool_t                 *shpool;
     ngx_queue_t                     *self;    /* this worker's record */
 } ngx_http_signaller_zone_ctx_t;
+
+
+typedef struct {
+    ngx_uint_t                       waiting;
+    ngx_uint_t                       workers;
+    ngx_uint_t                       pages;
+    ngx_uint_t                       free;
+} ngx_http_signaller_stats_t;
 
 
 typedef struct {
@@ -214,12 +223,16 @@ ngx_int_t ngx_http_signaller_table_take(ngx_shm_zone_t *zone,
 void ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,
     ngx_str_t *handle, uint64_t id);
 uint64_t ngx_http_signaller_zone_token(ngx_shm_zone_t *zone);
+ngx_uint_t ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone);
+void ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
+    ngx_http_signaller_stats_t *stats);
 
 
 /* ngx_http_signaller_session.c */
 
 void ngx_http_signaller_sessions_init(void);
 void ngx_http_signaller_sessions_exit(void);
+void ngx_http_signaller_sessions_going_away(void);
 ngx_http_signaller_session_t *ngx_http_signaller_session_create(
     ngx_pool_t *pool, ngx_connection_t *c,
     ngx_http_signaller_loc_conf_t *slcf);
@@ -238,6 +251,11 @@ ngx_int_t ngx_http_signaller_relay_init(ngx_cycle_t *cycle);
 void ngx_http_signaller_relay_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *key);
+
+
+/* ngx_http_signaller_module.c */
+
+void ngx_http_signaller_exiting(void);
 
 
 extern ngx_module_t  ngx_http_signaller_module;

@@ -149,9 +149,15 @@ ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    /* not a client: graceful shutdown must neither wait for nor close it */
+    /*
+     * Not a client: graceful shutdown must neither wait for it nor close
+     * it.  Being "idle" gets it called with c->close when nginx begins to
+     * shut the worker down, the one notice a module can have of that.
+     */
+
     c->read->channel = 1;
     c->write->channel = 1;
+    c->idle = 1;
 
     c->read->handler = ngx_http_signaller_relay_accept;
     c->read->log = cycle->log;
@@ -189,6 +195,12 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
     ngx_http_signaller_accept_t  *a;
 
     lc = ev->data;
+
+    if (lc->close) {
+        /* kept open: listeners here stay pairable from the new workers */
+        lc->close = 0;
+        ngx_http_signaller_exiting();
+    }
 
     for ( ;; ) {
         fd = accept4(lc->fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC);

@@ -989,6 +989,27 @@ ngx_http_signaller_sessions_exit(void)
 }
 
 
+/* nginx stops (not a reload): every client is told 1001 now */
+
+void
+ngx_http_signaller_sessions_going_away(void)
+{
+    ngx_queue_t                   *q, *next;
+    ngx_http_signaller_session_t  *s;
+
+    for (q = ngx_queue_head(&ngx_http_signaller_sessions);
+         q != ngx_queue_sentinel(&ngx_http_signaller_sessions);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        s = ngx_queue_data(q, ngx_http_signaller_session_t, queue);
+
+        ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_GOING_AWAY,
+                                 NGX_HTTP_SIGNALLER_GOING_AWAY);
+    }
+}
+
+
 /* input buffers are kept in a small free list: no malloc() per read */
 
 static ngx_http_signaller_buf_t *

@@ -22,6 +22,7 @@ typedef struct {
     ngx_queue_t                      queue;   /* in shctx->workers */
     ngx_queue_t                      entries;
     ngx_pid_t                        pid;
+    ngx_uint_t                       generation;
 } ngx_http_signaller_worker_t;
 
 
@@ -42,6 +43,7 @@ static void ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_http_signaller_worker_t *w);
 static void ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_http_signaller_node_t *node);
+static ngx_uint_t ngx_http_signaller_count(ngx_queue_t *list);
 
 
 char *
@@ -99,6 +101,7 @@ ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (octx) {
         ctx->sh = octx->sh;
         ctx->shpool = octx->shpool;
+        ctx->sh->generation++;
         return NGX_OK;
     }
 
@@ -106,6 +109,7 @@ ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     if (shm_zone->shm.exists) {
         ctx->sh = ctx->shpool->data;
+        ctx->sh->generation++;
         return NGX_OK;
     }
 
@@ -121,6 +125,7 @@ ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&ctx->sh->workers);
 
     ctx->sh->entries = 0;
+    ctx->sh->generation = 1;
     ctx->sh->token = ((uint64_t) ngx_random() << 32)
                      ^ ((uint64_t) ngx_random() << 16)
                      ^ (uint64_t) ngx_time() ^ (uint64_t) ngx_pid;
@@ -159,6 +164,7 @@ ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
                               sizeof(ngx_http_signaller_worker_t));
     if (w != NULL) {
         w->pid = ngx_pid;
+        w->generation = ctx->sh->generation;
         ngx_queue_init(&w->entries);
         ngx_queue_insert_tail(&ctx->sh->workers, &w->queue);
     }
@@ -375,6 +381,89 @@ ngx_http_signaller_zone_token(ngx_shm_zone_t *zone)
     ctx = zone->data;
 
     return ctx->sh->token;
+}
+
+
+/*
+ * Whether workers of a newer configuration use the zone: a worker told to
+ * shut down is then being replaced by a reload, not stopped.
+ */
+
+ngx_uint_t
+ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone)
+{
+    ngx_uint_t                      found;
+    ngx_queue_t                    *q;
+    ngx_http_signaller_worker_t    *w, *self;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    if (ctx->self == NULL) {
+        return 0;
+    }
+
+    self = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
+    found = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (q = ngx_queue_head(&ctx->sh->workers);
+         q != ngx_queue_sentinel(&ctx->sh->workers);
+         q = ngx_queue_next(q))
+    {
+        w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
+
+        if (w->generation > self->generation
+            && !(kill(w->pid, 0) == -1 && ngx_errno == ESRCH))
+        {
+            found = 1;
+            break;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return found;
+}
+
+
+void
+ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
+    ngx_http_signaller_stats_t *stats)
+{
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    stats->waiting = ctx->sh->entries;
+    stats->workers = ngx_http_signaller_count(&ctx->sh->workers);
+
+    stats->pages = (ctx->shpool->end - ctx->shpool->start) / ngx_pagesize;
+    stats->free = ctx->shpool->pfree;
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+static ngx_uint_t
+ngx_http_signaller_count(ngx_queue_t *list)
+{
+    ngx_uint_t    n;
+    ngx_queue_t  *q;
+
+    n = 0;
+
+    for (q = ngx_queue_head(list);
+         q != ngx_queue_sentinel(list);
+         q = ngx_queue_next(q))
+    {
+        n++;
+    }
+
+    return n;
 }
 
 
