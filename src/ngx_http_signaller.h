@@ -163,6 +163,8 @@ struct ngx_http_signaller_session_s {
     unsigned                         listener:1;
     unsigned                         waiting:1;
     unsigned                         closing:1;
+    unsigned                         failed:1;
+    unsigned                         shut:1;
     unsigned                         close_received:1;
     unsigned                         blocked:1;
     unsigned                         eof:1;

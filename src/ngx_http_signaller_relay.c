@@ -49,6 +49,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_queue_t                      queue;   /* splices of this worker */
     ngx_http_request_t              *request;
     ngx_connection_t                *peer;
     ngx_str_t                        key;
@@ -97,6 +98,7 @@ static void ngx_http_signaller_relay_empty_handler(ngx_event_t *ev);
 
 
 static ngx_connection_t  *ngx_http_signaller_relay_listener;
+static ngx_queue_t        ngx_http_signaller_relays;
 
 
 static socklen_t
@@ -168,6 +170,7 @@ ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
     }
 
     ngx_http_signaller_relay_listener = c;
+    ngx_queue_init(&ngx_http_signaller_relays);
 
     return NGX_OK;
 }
@@ -176,6 +179,24 @@ ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
 void
 ngx_http_signaller_relay_exit(ngx_cycle_t *cycle)
 {
+    ngx_queue_t                 *q;
+    ngx_http_signaller_relay_t  *rl;
+
+    if (ngx_http_signaller_relay_listener == NULL) {
+        return;
+    }
+
+    /* as with sessions: 1001 to the clients, and their sockets closed */
+
+    while (!ngx_queue_empty(&ngx_http_signaller_relays)) {
+        q = ngx_queue_head(&ngx_http_signaller_relays);
+        rl = ngx_queue_data(q, ngx_http_signaller_relay_t, queue);
+
+        ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_GOING_AWAY);
+        ngx_http_signaller_relay_cleanup(rl);
+        ngx_close_connection(rl->request->connection);
+    }
+
     if (ngx_http_signaller_relay_listener) {
         ngx_close_connection(ngx_http_signaller_relay_listener);
         ngx_http_signaller_relay_listener = NULL;
@@ -472,6 +493,8 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
     cln->handler = ngx_http_signaller_relay_cleanup;
     cln->data = rl;
+
+    ngx_queue_insert_tail(&ngx_http_signaller_relays, &rl->queue);
 
     ngx_add_timer(pc->read, NGX_HTTP_SIGNALLER_REPLY_TIMEOUT);
 
@@ -859,15 +882,7 @@ static void
 ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
     ngx_int_t rc)
 {
-    if (rl->peer) {
-        ngx_close_connection(rl->peer);
-        rl->peer = NULL;
-    }
-
-    if (rl->timer.timer_set) {
-        ngx_del_timer(&rl->timer);
-    }
-
+    ngx_http_signaller_relay_cleanup(rl);
     ngx_http_finalize_request(rl->request, rc);
 }
 
@@ -883,12 +898,14 @@ ngx_http_signaller_relay_cleanup(void *data)
         return;
     }
 
-    if (rl->request->connection->close || ngx_terminate) {
+    if (rl->request->connection->close) {
         ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_GOING_AWAY);
     }
 
     ngx_close_connection(rl->peer);
     rl->peer = NULL;
+
+    ngx_queue_remove(&rl->queue);
 
     if (rl->timer.timer_set) {
         ngx_del_timer(&rl->timer);

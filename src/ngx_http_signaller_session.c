@@ -230,6 +230,11 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
 
     for ( ;; ) {
 
+        if (s->failed && s->in) {
+            /* the stream cannot be parsed any more: drain it */
+            s->pos = s->last;
+        }
+
         if (s->in && s->pos < s->last) {
             ngx_http_signaller_process(s);
 
@@ -297,8 +302,9 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
         out = s->out_last;
 
         rc = ngx_http_signaller_parse(&s->parser, &s->pos, s->last, &out,
-                                      s->conf->max_message_size, s->closing,
-                                      &frame);
+                                      s->closing ? NGX_MAX_SIZE_T_VALUE
+                                                 : s->conf->max_message_size,
+                                      s->closing, &frame);
 
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
                        "signaller frame: %i, %uz bytes left", rc,
@@ -343,16 +349,17 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
 
             /* a frame that breaks the protocol */
 
-            if (s->closing) {
-                ngx_http_signaller_finalize(s);
-                return;
+            if (!s->closing) {
+                ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                              "signaller: client sent an invalid frame, "
+                              "closing with %i", -rc);
+
+                ngx_http_signaller_close(s, -rc,
+                                         NGX_HTTP_SIGNALLER_PEER_GONE);
             }
 
-            ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
-                          "signaller: client sent an invalid frame, "
-                          "closing with %i", -rc);
-
-            ngx_http_signaller_close(s, -rc, NGX_HTTP_SIGNALLER_PEER_GONE);
+            s->failed = 1;
+            s->pos = s->last;
             return;
         }
     }
@@ -454,13 +461,16 @@ ngx_http_signaller_room(ngx_http_signaller_session_t *s)
 
     /* a piece of payload needs room before it for its new frame header */
 
-    if (s->pos == s->last && s->last < s->out_last + NGX_HTTP_SIGNALLER_HEADROOM)
+    if (s->pos == s->last
+        && s->last < s->out_last + NGX_HTTP_SIGNALLER_HEADROOM)
     {
         s->pos = s->out_last + NGX_HTTP_SIGNALLER_HEADROOM;
         s->last = s->pos;
     }
 
-    if (s->last >= s->in->end) {
+    /* tiny reads cost more than waiting for the peer to drain the buffer */
+
+    if (s->last + 256 > s->in->end && s->out_pos != s->out_last) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
                        "signaller: input blocked");
         s->blocked = 1;
@@ -574,18 +584,23 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
             b->last = s->close_last;
         }
 
-        if (n == 0 || !c->write->ready) {
+        /* TLS may hold bytes of its own, sent by a call without data */
+
+        if ((n == 0 && !c->buffered) || !c->write->ready) {
             break;
         }
 
         for (i = 0; i < n; i++) {
             bufs[i].memory = 1;
-            bufs[i].temporary = 0;
             chain[i].buf = &bufs[i];
             chain[i].next = (i + 1 < n) ? &chain[i + 1] : NULL;
         }
 
-        cl = c->send_chain(c, chain, 0);
+        if (n) {
+            bufs[n - 1].flush = 1;
+        }
+
+        cl = c->send_chain(c, n ? chain : NULL, 0);
 
         if (cl == NGX_CHAIN_ERROR) {
             ngx_http_signaller_gone(s);
@@ -609,7 +624,7 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
             s->close_pos = bufs[i++].pos;
         }
 
-        if (cl != NULL) {
+        if (cl != NULL || c->buffered || n == 0) {
             break;
         }
     }
@@ -634,17 +649,29 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
     }
 
     if (s->closing && s->close_pos == s->close_last
-        && s->orphan == NULL && s->pong_pos == NULL)
+        && s->orphan == NULL && s->pong_pos == NULL && !c->buffered)
     {
         if (s->close_received || s->eof) {
             ngx_http_signaller_finalize(s);
             return;
         }
+
+        if (s->failed && !s->shut) {
+            /*
+             * No close frame can be recognised in what follows: the end of
+             * our stream asks the client to close, and the input is read
+             * until it does, so that unread data cannot turn our close
+             * into a reset before the client has seen it.
+             */
+
+            s->shut = 1;
+            (void) shutdown(c->fd, SHUT_WR);
+        }
     }
 
 pending:
 
-    if ((r && r->out)
+    if ((r && r->out) || c->buffered
         || (p && p->in && p->out_pos < p->out_last)
         || s->orphan || s->pong_pos || s->close_pos < s->close_last)
     {
@@ -847,7 +874,15 @@ ngx_http_signaller_gone(ngx_http_signaller_session_t *s)
     s->eof = 1;
     s->connection->error = 1;
 
-    ngx_http_signaller_unlink(s, NGX_HTTP_SIGNALLER_PEER_GONE);
+    /*
+     * A relayed connector's worker that shuts down closes its stream to
+     * us; it is not the client that left.
+     */
+
+    ngx_http_signaller_unlink(s, (s->request == NULL
+                                  && (ngx_terminate || ngx_exiting))
+                                 ? NGX_HTTP_SIGNALLER_GOING_AWAY
+                                 : NGX_HTTP_SIGNALLER_PEER_GONE);
     ngx_http_signaller_finalize(s);
 }
 
@@ -960,12 +995,17 @@ ngx_http_signaller_cleanup(void *data)
 }
 
 
-/* on worker exit: the clients that are left are told 1001, if they can be */
+/*
+ * On worker exit: the clients that are left are told 1001, if they can be,
+ * and their connections closed, as nginx expects of a module that owns
+ * them.
+ */
 
 void
 ngx_http_signaller_sessions_exit(void)
 {
     ngx_queue_t                   *q;
+    ngx_connection_t              *c;
     ngx_http_signaller_buf_t      *b;
     ngx_http_signaller_session_t  *s;
 
@@ -976,9 +1016,14 @@ ngx_http_signaller_sessions_exit(void)
     while (!ngx_queue_empty(&ngx_http_signaller_sessions)) {
         q = ngx_queue_head(&ngx_http_signaller_sessions);
         s = ngx_queue_data(q, ngx_http_signaller_session_t, queue);
+        c = s->connection;
 
-        s->connection->close = 1;
+        c->close = 1;
         ngx_http_signaller_detach(s);
+
+        if (c->fd != (ngx_socket_t) -1) {
+            ngx_close_connection(c);
+        }
     }
 
     while (ngx_http_signaller_free) {
