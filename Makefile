@@ -31,7 +31,9 @@ $(OBJS)/Makefile: config
 
 $(MODULE): $(OBJS)/Makefile $(SOURCES)
 	$(MAKE) -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(OBJS)/ngx_http_signaller_module.so $@
+	# a new inode: a running nginx keeps the file it mapped
+	cp $(OBJS)/ngx_http_signaller_module.so $@.tmp
+	mv $@.tmp $@
 
 run: deps $(MODULE)
 	mkdir -p build/run
@@ -41,6 +43,7 @@ run: deps $(MODULE)
 test: deps $(MODULE)
 	@sh .ci/deps.sh test
 	prove -j2 -r t/
+	sh t/js/run.sh
 
 clean:
 	rm -rf $(BUILD)

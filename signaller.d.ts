@@ -1,0 +1,130 @@
+// Type definitions for signaller.js 0.1.0 (ngx_http_signaller_module client)
+// License: ISC
+
+/** Data a signal can carry: passed to WebSocket#send unchanged. */
+type SignallerData = string | ArrayBuffer | ArrayBufferView | Blob;
+
+/** What a WebSocket implementation must look like (browsers' WebSocket, Node 22+'s WebSocket, npm `ws`). */
+interface SignallerWebSocketLike {
+    readonly readyState: number;
+    binaryType: string;
+    send(data: any): void;
+    close(code?: number, reason?: string): void;
+    onopen: ((ev: any) => any) | null;
+    onmessage: ((ev: any) => any) | null;
+    onerror: ((ev: any) => any) | null;
+    onclose: ((ev: any) => any) | null;
+}
+
+type SignallerWebSocketConstructor = new (url: string) => SignallerWebSocketLike;
+
+interface SignallerOptions {
+    /** WebSocket constructor to use, e.g. `require("ws")`; defaults to `Signaller.WebSocket`, then the global `WebSocket`. */
+    WebSocket?: SignallerWebSocketConstructor;
+    /** Set on the socket before it opens: the type of binary signals received ("blob", "arraybuffer"; `ws` also has "nodebuffer"). Unset: the implementation's default ("blob" in browsers, Buffer with `ws`). */
+    binaryType?: string;
+}
+
+/** The close event of the underlying WebSocket (a DOM CloseEvent in browsers). */
+interface SignallerCloseEvent {
+    readonly code: number;
+    readonly reason: string;
+    readonly wasClean: boolean;
+}
+
+/** The error a `listen()`/`connect()` promise rejects with when the socket closes before opening. */
+interface SignallerError extends Error {
+    /** Close code; browsers report every refused handshake (404, 409, 403, ...) as 1006. */
+    code: number;
+    reason: string;
+}
+
+interface SignallerEventMap {
+    open: Event | any;
+    signal: any;
+    close: SignallerCloseEvent;
+    error: Event | any;
+}
+
+declare class Signaller {
+    /**
+     * @param server base URL: "ws://host", "wss://host/prefix/", "https://host" (http becomes ws),
+     *   or, in a browser, a relative one like "/" (resolved against location).
+     * @param handle must match Signaller.HANDLE: ^[a-z](?:_?[a-z0-9]){2,31}$
+     * @throws TypeError when the handle is invalid.
+     */
+    constructor(server: string, handle: string, options?: SignallerOptions);
+
+    readonly server: string;
+    readonly handle: string;
+    readonly options: SignallerOptions;
+    /** URL of the current socket (…/listen/<handle> or …/connect/<handle>), null before listen()/connect(). */
+    readonly url: string | null;
+    /** The current WebSocket, null before listen()/connect(). */
+    readonly socket: SignallerWebSocketLike | null;
+
+    onopen: ((this: Signaller, ev: any) => any) | null;
+    /** Called with each incoming signal: a string, or binary as set by `binaryType`. */
+    onsignal: ((this: Signaller, data: any) => any) | null;
+    onclose: ((this: Signaller, ev: SignallerCloseEvent) => any) | null;
+    onerror: ((this: Signaller, ev: any) => any) | null;
+
+    /**
+     * Open `<server>/listen/<handle>` and wait for a connector. Resolves with this signaller when the
+     * socket is open; rejects with a SignallerError if it closes first. Calling it again while the
+     * socket is connecting or open returns the same promise; after a close it opens a new socket.
+     * @throws Error if this signaller is currently connecting (connect()).
+     */
+    listen(): Promise<this>;
+    /** Open `<server>/connect/<handle>` to a waiting listener; see listen(). */
+    connect(): Promise<this>;
+    /**
+     * Send a signal. Before the socket is open (including before listen()/connect()) signals are
+     * buffered and sent in order once it opens.
+     * @throws Error once the signaller is closed (by close() or by the server).
+     */
+    signal(data: SignallerData): void;
+    /** Close with `code` (default 1000 Normal Closure); drops buffered signals. */
+    close(code?: number, reason?: string): void;
+
+    /** Listeners get the same argument as the matching on<type> handler. */
+    addEventListener<K extends keyof SignallerEventMap>(type: K, listener: (this: Signaller, arg: SignallerEventMap[K]) => any): void;
+    removeEventListener<K extends keyof SignallerEventMap>(type: K, listener: (this: Signaller, arg: SignallerEventMap[K]) => any): void;
+
+    /** true if `handle` matches the handle grammar. */
+    static isValidHandle(handle: unknown): boolean;
+    /** A random valid handle (default 16 characters, about 79 bits), from crypto.getRandomValues. `length`: 3 to 32. */
+    static randomHandle(length?: number): string;
+
+    /** The handle grammar. */
+    static readonly HANDLE: RegExp;
+    /** Close code to reason text, e.g. REASONS[4003] === "Peer Gone". */
+    static readonly REASONS: { readonly [code: number]: string };
+    /** Default WebSocket implementation for new signallers (e.g. `Signaller.WebSocket = require("ws")`). */
+    static WebSocket: SignallerWebSocketConstructor | null;
+
+    static readonly NORMAL_CLOSURE: 1000;
+    static readonly GOING_AWAY: 1001;
+    static readonly PROTOCOL_ERROR: 1002;
+    static readonly ABNORMAL_CLOSURE: 1006;
+    static readonly INVALID_PAYLOAD: 1007;
+    static readonly MESSAGE_TOO_BIG: 1009;
+    static readonly INTERNAL_ERROR: 1011;
+    static readonly LISTEN_TIMEOUT: 4000;
+    static readonly PIPE_TIMEOUT: 4001;
+    static readonly TOO_MANY_MESSAGES: 4002;
+    static readonly PEER_GONE: 4003;
+}
+
+declare namespace Signaller {
+    export {
+        SignallerData as Data,
+        SignallerOptions as Options,
+        SignallerCloseEvent as CloseEvent,
+        SignallerError as Error,
+        SignallerWebSocketLike as WebSocketLike,
+    };
+}
+
+export = Signaller;
+export as namespace Signaller;

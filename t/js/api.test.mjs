@@ -1,0 +1,410 @@
+// signaller.js without a server: API surface, handle grammar, URL joining,
+// buffering and state rules, checked against a stand-in WebSocket, and the
+// three ways to load the file. The same behaviours are checked against the
+// real module in server.test.mjs.
+
+import { test, describe, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import vm from "node:vm";
+import { Signaller, FakeWebSocket } from "./helpers.mjs";
+
+const fake = (server, h = "abc", opts = {}) =>
+    new Signaller(server, h, { WebSocket: FakeWebSocket, ...opts });
+const last = () => FakeWebSocket.instances.at(-1);
+const tick = () => new Promise((r) => setImmediate(r));
+
+beforeEach(() => {
+    FakeWebSocket.instances.length = 0;
+});
+
+describe("close codes", () => {
+    const expected = {
+        NORMAL_CLOSURE: [1000, "Normal Closure"],
+        GOING_AWAY: [1001, "Going Away"],
+        PROTOCOL_ERROR: [1002, "Protocol Error"],
+        ABNORMAL_CLOSURE: [1006, "Abnormal Closure"],
+        INVALID_PAYLOAD: [1007, "Invalid Payload"],
+        MESSAGE_TOO_BIG: [1009, "Message Too Big"],
+        INTERNAL_ERROR: [1011, "Internal Error"],
+        LISTEN_TIMEOUT: [4000, "Listen Timeout"],
+        PIPE_TIMEOUT: [4001, "Pipe Timeout"],
+        TOO_MANY_MESSAGES: [4002, "Too Many Messages"],
+        PEER_GONE: [4003, "Peer Gone"],
+    };
+    for (const [name, [code, reason]] of Object.entries(expected)) {
+        test(`Signaller.${name} === ${code} "${reason}"`, () => {
+            assert.equal(Signaller[name], code);
+            assert.equal(Signaller.REASONS[code], reason);
+        });
+    }
+    test("REASONS lists exactly these codes", () => {
+        assert.deepEqual(Object.keys(Signaller.REASONS).map(Number).sort(),
+                         Object.values(expected).map(([c]) => c).sort());
+    });
+});
+
+describe("handle grammar", () => {
+    const valid = ["abc", "a_bc", "a1b", "abc_def_123", "a" + "b".repeat(31), "a_1_2", "z99",
+                   "a" + "_b".repeat(31)];
+    const invalid = ["", "ab", "a_b", "a_1", "Abc", "1abc", "_abc", "abc_", "a__b", "ab-c", "ab c", "abc\n",
+                     "a" + "b".repeat(32), "ähm", "abC", undefined, null, 123, ["abc"]];
+    for (const h of valid) {
+        test(`accepts ${JSON.stringify(h)}`, () => {
+            assert.equal(Signaller.isValidHandle(h), true);
+            assert.equal(new Signaller("ws://x", h).handle, h);
+        });
+    }
+    for (const h of invalid) {
+        test(`rejects ${JSON.stringify(h) ?? String(h)} before connecting`, () => {
+            assert.equal(Signaller.isValidHandle(h), false);
+            assert.throws(() => new Signaller("ws://x", h, { WebSocket: FakeWebSocket }), (e) => {
+                assert.ok(e instanceof TypeError);
+                assert.match(e.message, /^Signaller: invalid handle/);
+                assert.match(e.message, /\^\[a-z\]\(\?:_\?\[a-z0-9\]\)\{2,31\}\$/);
+                return true;
+            });
+            assert.equal(FakeWebSocket.instances.length, 0);
+        });
+    }
+    test("Signaller.HANDLE is the server's grammar", () => {
+        assert.equal(Signaller.HANDLE.source, "^[a-z](?:_?[a-z0-9]){2,31}$");
+    });
+});
+
+describe("randomHandle", () => {
+    test("gives valid, distinct handles of 16 characters by default", () => {
+        const seen = new Set();
+        for (let i = 0; i < 2000; i++) {
+            const h = Signaller.randomHandle();
+            assert.equal(h.length, 16);
+            assert.ok(Signaller.isValidHandle(h), h);
+            seen.add(h);
+        }
+        assert.equal(seen.size, 2000);
+    });
+    test("takes a length from 3 to 32", () => {
+        for (const n of [3, 8, 32]) {
+            const h = Signaller.randomHandle(n);
+            assert.equal(h.length, n);
+            assert.ok(Signaller.isValidHandle(h), h);
+        }
+    });
+    test("uses crypto.getRandomValues", (t) => {
+        const spy = t.mock.method(globalThis.crypto, "getRandomValues");
+        Signaller.randomHandle();
+        assert.equal(spy.mock.callCount(), 1);
+    });
+});
+
+describe("URL joining", () => {
+    const cases = [
+        ["ws://example.com", "listen", "ws://example.com/listen/abc"],
+        ["ws://example.com/", "connect", "ws://example.com/connect/abc"],
+        ["wss://example.com/signal", "listen", "wss://example.com/signal/listen/abc"],
+        ["wss://example.com/signal/", "connect", "wss://example.com/signal/connect/abc"],
+        ["wss://example.com/a/b//", "listen", "wss://example.com/a/b/listen/abc"],
+        ["ws://127.0.0.1:8080", "listen", "ws://127.0.0.1:8080/listen/abc"],
+        ["http://example.com:8080/", "listen", "ws://example.com:8080/listen/abc"],
+        ["https://example.com/signal", "connect", "wss://example.com/signal/connect/abc"],
+        ["wss://example.com/signal?token=x", "listen", "wss://example.com/signal/listen/abc?token=x"],
+    ];
+    for (const [server, mode, url] of cases) {
+        test(`${server} + ${mode} -> ${url}`, () => {
+            const s = fake(server);
+            s[mode]();
+            assert.equal(last().url, url);
+            assert.equal(s.url, url);
+            assert.equal(s.server, server);
+        });
+    }
+    test("a relative server URL resolves against location (browsers)", () => {
+        globalThis.location = { href: "https://example.com/app/page.html" };
+        try {
+            const s = fake("/signal/");
+            s.listen();
+            assert.equal(last().url, "wss://example.com/signal/listen/abc");
+        } finally {
+            delete globalThis.location;
+        }
+    });
+});
+
+describe("buffering", () => {
+    test("signals before listen() and while connecting are sent in order on open", async () => {
+        const s = fake("ws://x");
+        const bin = new Uint8Array([1, 2, 3]);
+        s.signal("one");
+        s.signal(bin);
+        const p = s.listen();
+        s.signal("three");
+        const ws = last();
+        assert.deepEqual(ws.sent, []);
+        ws.fireOpen();
+        assert.deepEqual(ws.sent, ["one", bin, "three"]);
+        assert.strictEqual(ws.sent[1], bin, "binary passed through unchanged");
+        assert.equal(await p, s);
+        s.signal("four");
+        assert.deepEqual(ws.sent, ["one", bin, "three", "four"]);
+        assert.deepEqual(s._buffer, [], "buffer emptied after flush");
+    });
+
+    test("a new session after the old one closed does not resend flushed signals", async () => {
+        const s = fake("ws://x");
+        s.signal("old");
+        s.listen();
+        last().fireOpen();
+        last().fireClose(1000, "Normal Closure");
+        s.listen();
+        last().fireOpen();
+        assert.deepEqual(last().sent, []);
+    });
+
+    test("signals buffered when the socket fails before opening are kept for a retry", async () => {
+        const s = fake("ws://x");
+        s.signal("offer");
+        const p = s.connect();
+        last().fireClose(1006);
+        await assert.rejects(p);
+        assert.throws(() => s.signal("x"), /closed/);
+        s.connect();
+        last().fireOpen();
+        assert.deepEqual(last().sent, ["offer"]);
+    });
+
+    test("close() drops buffered signals", () => {
+        const s = fake("ws://x");
+        s.signal("a");
+        s.close();
+        s.listen();
+        last().fireOpen();
+        assert.deepEqual(last().sent, []);
+    });
+});
+
+describe("state", () => {
+    test("signal() after close() throws a clear Error", () => {
+        const s = fake("ws://x");
+        s.listen();
+        last().fireOpen();
+        s.close();
+        assert.deepEqual(last().closedWith, { code: 1000, reason: undefined });
+        assert.throws(() => s.signal("x"), { name: "Error", message: "Signaller: signal() on a closed signaller (abc)" });
+    });
+
+    test("signal() after the server closed throws", () => {
+        const s = fake("ws://x");
+        s.listen();
+        last().fireOpen();
+        last().fireClose(4000, "Listen Timeout");
+        assert.throws(() => s.signal("x"), /closed signaller/);
+    });
+
+    test("signal() after close() before any listen() throws", () => {
+        const s = fake("ws://x");
+        s.close();
+        assert.throws(() => s.signal("x"), /closed signaller/);
+    });
+
+    test("close(code, reason) passes them on", () => {
+        const s = fake("ws://x");
+        s.listen();
+        last().fireOpen();
+        s.close(4321, "bye");
+        assert.deepEqual(last().closedWith, { code: 4321, reason: "bye" });
+    });
+
+    test("listen() twice opens one socket and returns the same promise", () => {
+        const s = fake("ws://x");
+        const p1 = s.listen();
+        const p2 = s.listen();
+        assert.strictEqual(p1, p2);
+        last().fireOpen();
+        assert.strictEqual(s.listen(), p1);
+        assert.equal(FakeWebSocket.instances.length, 1);
+    });
+
+    test("connect() while listening throws instead of leaking the socket", () => {
+        const s = fake("ws://x");
+        s.listen();
+        assert.throws(() => s.connect(), /cannot connect\(\): already listening/);
+        assert.equal(FakeWebSocket.instances.length, 1);
+    });
+
+    test("listen() after the socket closed opens a new one; the old one no longer reports", async () => {
+        const s = fake("ws://x");
+        const closes = [];
+        s.onclose = (ev) => closes.push(ev.code);
+        s.listen();
+        const first = last();
+        first.fireOpen();
+        first.close(1000);
+        s.listen();
+        assert.equal(FakeWebSocket.instances.length, 2);
+        await tick();
+        assert.deepEqual(closes, [], "late close of the first socket is not reported");
+        last().fireClose(4000, "Listen Timeout");
+        assert.deepEqual(closes, [4000]);
+    });
+
+    test("the promise of a socket closed while connecting settles even after a new listen()", async () => {
+        const s = fake("ws://x");
+        const p1 = s.listen();
+        s.close();
+        const p2 = s.listen();
+        assert.notStrictEqual(p1, p2);
+        await assert.rejects(p1, { code: 1000 });
+        last().fireOpen();
+        assert.equal(await p2, s);
+    });
+});
+
+describe("promises and events", () => {
+    test("listen() resolves with the signaller when open; onopen and open listeners run", async () => {
+        const s = fake("ws://x");
+        const seen = [];
+        s.onopen = function () { seen.push(["onopen", this === s]); };
+        s.addEventListener("open", function () { seen.push(["listener", this === s]); });
+        const p = s.listen();
+        last().fireOpen();
+        assert.equal(await p, s);
+        assert.deepEqual(seen, [["onopen", true], ["listener", true]]);
+    });
+
+    test("connect() rejects with code and reason when closed before opening", async () => {
+        const s = fake("ws://x", "abc");
+        const p = s.connect();
+        last().fireError("Unexpected server response: 404");
+        last().fireClose(1006, "");
+        await assert.rejects(p, (e) => {
+            assert.equal(e.code, 1006);
+            assert.equal(e.reason, "");
+            assert.match(e.message, /connect abc closed: 1006 Abnormal Closure \(Unexpected server response: 404\)/);
+            return true;
+        });
+    });
+
+    test("an ignored rejected promise is not an unhandled rejection", async () => {
+        let unhandled = 0;
+        const on = () => unhandled++;
+        process.on("unhandledRejection", on);
+        try {
+            const s = fake("ws://x");
+            s.connect();
+            last().fireClose(1006);
+            await new Promise((r) => setTimeout(r, 20));
+            assert.equal(unhandled, 0);
+        } finally {
+            process.off("unhandledRejection", on);
+        }
+    });
+
+    test("onsignal gets the data; listeners too; removeEventListener works", () => {
+        const s = fake("ws://x");
+        const a = [], b = [];
+        s.onsignal = (d) => a.push(d);
+        const fn = (d) => b.push(d);
+        s.addEventListener("signal", fn);
+        s.addEventListener("signal", fn); // same listener once, like EventTarget
+        s.listen();
+        last().fireOpen();
+        last().fireMessage("x");
+        s.removeEventListener("signal", fn);
+        last().fireMessage("y");
+        assert.deepEqual(a, ["x", "y"]);
+        assert.deepEqual(b, ["x"]);
+    });
+
+    test("a signal without any handler is ignored", () => {
+        const s = fake("ws://x");
+        s.listen();
+        last().fireOpen();
+        assert.doesNotThrow(() => last().fireMessage("x"));
+    });
+
+    test("onclose and onerror get the socket's events", () => {
+        const s = fake("ws://x");
+        const got = [];
+        s.onerror = (e) => got.push(["error", e.message]);
+        s.onclose = (e) => got.push(["close", e.code, e.reason]);
+        s.listen();
+        last().fireOpen();
+        last().fireError("boom");
+        last().fireClose(4003, "Peer Gone");
+        assert.deepEqual(got, [["error", "boom"], ["close", 4003, "Peer Gone"]]);
+    });
+
+    test("binaryType option is applied to the socket", () => {
+        const s = fake("ws://x", "abc", { binaryType: "arraybuffer" });
+        s.listen();
+        assert.equal(last().binaryType, "arraybuffer");
+    });
+});
+
+describe("WebSocket implementation", () => {
+    test("Signaller.WebSocket is used when no option is given", () => {
+        const saved = Signaller.WebSocket;
+        Signaller.WebSocket = FakeWebSocket;
+        try {
+            new Signaller("ws://x", "abc").listen();
+            assert.equal(FakeWebSocket.instances.length, 1);
+        } finally {
+            Signaller.WebSocket = saved;
+        }
+    });
+
+    test("a clear error when there is none", () => {
+        const saved = globalThis.WebSocket;
+        delete globalThis.WebSocket;
+        try {
+            assert.throws(() => new Signaller("ws://x", "abc").listen(), /no WebSocket implementation/);
+        } finally {
+            if (saved) {
+                globalThis.WebSocket = saved;
+            }
+        }
+    });
+});
+
+describe("loading", () => {
+    const file = fileURLToPath(new URL("../../signaller.js", import.meta.url));
+
+    test("CommonJS: require() returns the class and sets no global", () => {
+        assert.equal(typeof Signaller, "function");
+        assert.equal(Signaller.name, "Signaller");
+        assert.equal(globalThis.Signaller, undefined);
+    });
+
+    test("ES module: signaller.mjs default-exports the same class", async () => {
+        const mod = await import("../../signaller.mjs");
+        assert.strictEqual(mod.default, Signaller);
+    });
+
+    test("package exports: import and require of the package name", async () => {
+        const { createRequire } = await import("node:module");
+        const req = createRequire(new URL("../../package.json", import.meta.url));
+        assert.strictEqual(req("signaller-nginx"), Signaller);
+        const mod = await import("signaller-nginx");
+        assert.strictEqual(mod.default, Signaller);
+    });
+
+    test("classic script: defines a global Signaller", async () => {
+        const src = await readFile(file, "utf8");
+        const ctx = vm.createContext({ URL, Promise, JSON, Object, Uint8Array });
+        vm.runInContext(src, ctx, { filename: "signaller.js" });
+        const S = vm.runInContext("Signaller", ctx);
+        assert.equal(typeof S, "function");
+        assert.equal(S.PEER_GONE, 4003);
+        assert.equal(vm.runInContext("typeof module", ctx), "undefined");
+    });
+
+    test("classic script run as a module script (browser ESM): defines the global", async () => {
+        // A browser evaluates signaller.js in strict mode with `this`
+        // undefined and no module/exports when signaller.mjs imports it.
+        const src = await readFile(file, "utf8");
+        const ctx = vm.createContext({ URL, Promise, JSON, Object, Uint8Array });
+        vm.runInContext(`(function () { "use strict"; ${src}\n}).call(undefined)`, ctx);
+        assert.equal(typeof vm.runInContext("globalThis.Signaller", ctx), "function");
+    });
+});

@@ -1,0 +1,215 @@
+// End to end: Debian's Chromium, driven by playwright-core, loads the demo
+// from nginx (4 workers) in two pages; one listens, one connects, they set up
+// an RTCPeerConnection through the module and chat over a DataChannel.
+// Screenshots land in t/js/output/.
+//
+// Chromium never gathers loopback candidates; with mDNS hiding off it uses
+// the machine's own non-loopback address, which stays on the machine.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, mkdir, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { startNginx } from "./nginx.mjs";
+import { handle } from "./helpers.mjs";
+
+export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+export const FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+];
+const OUTPUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "output");
+const VIEWPORT = { width: 1280, height: 800 };
+
+let ngx, browser, profile;
+const pageErrors = [];
+
+before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
+    await mkdir(OUTPUT, { recursive: true });
+    ngx = await startNginx();
+    profile = await mkdtemp(path.join(tmpdir(), "signaller-chromium-"));
+    browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        // exactly the flags above, a fresh profile, and the pipe playwright talks over
+        ignoreDefaultArgs: true,
+        args: [...FLAGS, `--user-data-dir=${profile}`, "--remote-debugging-pipe", "about:blank"],
+        timeout: 30000,
+    });
+});
+
+after(async () => {
+    await browser?.close();
+    if (profile) {
+        await rm(profile, { recursive: true, force: true });
+    }
+    await ngx?.stop();
+});
+
+async function open(name, hash = "") {
+    const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: "light" });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => pageErrors.push(`${name}: ${e.message}`));
+    page.on("console", (m) => {
+        if (m.type() === "error") {
+            pageErrors.push(`${name} console: ${m.text()}`);
+        }
+    });
+    await page.goto(`${ngx.origin}/${hash}`);
+    await page.waitForFunction(() => typeof window.Signaller === "function");
+    return page;
+}
+
+const logText = (page) => page.locator("#log").innerText();
+
+async function shoot(page, name) {
+    await page.screenshot({ path: path.join(OUTPUT, `${name}.png`), fullPage: true });
+}
+
+/** One call: returns the pids of the workers that served /listen and /connect. */
+async function call(t, attempt) {
+    const h = handle("e");
+    const listener = await open(`listener#${attempt}`);
+    const connector = await open(`connector#${attempt}`, `#${h}`);
+    try {
+        assert.equal(await listener.locator("#server").inputValue(), ngx.ws());
+        assert.equal(await connector.locator("#handle").inputValue(), h, "handle taken from the URL hash");
+
+        await listener.fill("#handle", h);
+        await listener.click("#listen");
+        await listener.locator('#status[data-state="listening"]').waitFor();
+        await listener.locator("#log li.ok", { hasText: "waiting for a peer" }).waitFor();
+
+        await connector.click("#connect");
+        const failed = connector.locator('#status[data-state="failed"]')
+            .waitFor({ timeout: 30000 })
+            .then(async () => { throw new Error(`connector failed:\n${await logText(connector)}`); },
+                  () => {});
+        await Promise.race([
+            failed,
+            Promise.all([
+                listener.locator("#send:enabled").waitFor({ timeout: 30000 }),
+                connector.locator("#send:enabled").waitFor({ timeout: 30000 }),
+            ]),
+        ]);
+        assert.equal(await listener.locator("#status").getAttribute("data-state"), "connected");
+        assert.equal(await connector.locator("#status").getAttribute("data-state"), "connected");
+
+        const hello = "hello from the listener ☃";
+        await listener.fill("#message", hello);
+        await listener.press("#message", "Enter");
+        await connector.locator("#chat .msg.peer", { hasText: hello }).waitFor({ timeout: 10000 });
+        await listener.locator("#chat .msg.me", { hasText: hello }).waitFor();
+
+        const reply = "and hello back from the connector";
+        await connector.fill("#message", reply);
+        await connector.click("#send");
+        await listener.locator("#chat .msg.peer", { hasText: reply }).waitFor({ timeout: 10000 });
+
+        assert.deepEqual(await listener.locator("#chat .msg .text").allInnerTexts(), [hello, reply]);
+        assert.deepEqual(await connector.locator("#chat .msg .text").allInnerTexts(), [hello, reply]);
+
+        // both sides closed the signaller with 1000 once the peer connection was up
+        for (const page of [listener, connector]) {
+            await page.locator("#log li", { hasText: /Signaller closed: 1000 Normal Closure/ })
+                .waitFor({ timeout: 10000 });
+            assert.doesNotMatch(await logText(page), /Signaller closed: (?!1000)/);
+        }
+        assert.match(await logText(listener), /A peer connected: received its offer/);
+        assert.match(await logText(connector), /Sending the offer/);
+        assert.match(await logText(connector), /Received the answer/);
+    } finally {
+        await shoot(listener, "e2e-listener");
+        await shoot(connector, "e2e-connector");
+        await listener.context().close();
+        await connector.context().close();
+    }
+
+    // the access log line of a WebSocket is written when it ends
+    let lines = [];
+    for (let i = 0; i < 20; i++) {
+        lines = (await ngx.accessLog()).filter((l) => l.includes(`/${h} `));
+        if (lines.length >= 2) {
+            break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    t.diagnostic(`attempt ${attempt}: ${lines.join(" | ")}`);
+    const pid = (mode) => lines.find((l) => l.includes(`/${mode}/${h} `) && /" 101\b/.test(l))
+        ?.match(/pid=(\d+)/)?.[1];
+    const pids = [pid("listen"), pid("connect")];
+    assert.ok(pids[0] && pids[1], `both requests got 101:\n${lines.join("\n")}`);
+    return pids;
+}
+
+test("two Chromium pages chat over a DataChannel signalled through nginx, across workers",
+     { timeout: 180000 }, async (t) => {
+    // The kernel picks the worker of each connection (reuseport); call again
+    // until the listener and the connector were served by different workers.
+    const single = Number(process.env.SIGNALLER_TEST_WORKERS) === 1;
+    let crossed = false;
+    for (let attempt = 1; attempt <= 8 && !crossed; attempt++) {
+        const [lpid, cpid] = await call(t, attempt);
+        crossed = lpid !== cpid;
+        if (single) {
+            break;
+        }
+    }
+    assert.ok(crossed || single, "no call had its listener and connector in different workers");
+    assert.deepEqual(pageErrors, []);
+});
+
+test("the demo shows the close code and its meaning when Connect finds no listener", async () => {
+    const page = await open("failure");
+    try {
+        await page.fill("#handle", handle("nobody"));
+        await page.click("#connect");
+        await page.locator('#status[data-state="failed"]').waitFor({ timeout: 10000 });
+        const text = await logText(page);
+        assert.match(text, /Signaller closed: 1006 Abnormal Closure: .*nobody is listening on this handle/);
+        assert.equal(await page.locator("#connect").isEnabled(), true, "the user can try again");
+    } finally {
+        await shoot(page, "e2e-failure");
+    }
+});
+
+test("the demo refuses an invalid handle before connecting", async () => {
+    const page = await open("invalid");
+    const before = (await ngx.accessLog()).length;
+    await page.fill("#handle", "Not_Valid");
+    await page.click("#listen");
+    await page.locator("#log li.error", { hasText: "Invalid handle" }).waitFor();
+    assert.equal(await page.locator("#handle").getAttribute("class"), "invalid");
+    await page.click("#generate");
+    assert.ok(await page.evaluate(() => Signaller.isValidHandle(document.getElementById("handle").value)));
+    assert.equal((await ngx.accessLog()).length, before);
+    await page.click("#settings summary");
+    await page.fill("#ice", "[not json");
+    await page.click("#listen");
+    await page.locator("#log li.error", { hasText: "ICE servers: not valid JSON" }).waitFor();
+    await shoot(page, "e2e-settings");
+    await page.context().close();
+});
+
+test("signaller.mjs loads as a native ES module in the browser", async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${ngx.origin}/signaller.js`);
+    const got = await page.evaluate(async () => {
+        const m = await import("/signaller.mjs");
+        return [typeof m.default, m.default.PEER_GONE, m.default.isValidHandle("abc"), typeof window.Signaller];
+    });
+    assert.deepEqual(got, ["function", 4003, true, "function"]);
+    await context.close();
+});

@@ -1,0 +1,36 @@
+// Type-checked by types.test.mjs (tsc --noEmit); never run.
+import Signaller = require("../../../signaller");
+
+declare const WS: Signaller.Options["WebSocket"];
+
+async function main(): Promise<void> {
+    const s = new Signaller("wss://example.com/signal", Signaller.randomHandle(), { WebSocket: WS, binaryType: "arraybuffer" });
+    s.onsignal = (data) => console.log(data);
+    s.onclose = (ev) => {
+        const code: number = ev.code;
+        if (code === Signaller.PEER_GONE) {
+            console.log(Signaller.REASONS[code]);
+        }
+    };
+    s.addEventListener("close", (ev) => console.log(ev.reason));
+    s.signal("text");
+    s.signal(new Uint8Array([1]));
+    s.signal(new ArrayBuffer(1));
+    s.signal(new Blob([]));
+    const same: Signaller = await s.listen();
+    same.close(1000, "bye");
+    const four: 4000 = Signaller.LISTEN_TIMEOUT;
+    const ok: boolean = Signaller.isValidHandle("abc");
+    Signaller.WebSocket = WebSocket;
+    try {
+        await new Signaller("ws://x", "abc").connect();
+    } catch (e) {
+        const err = e as Signaller.Error;
+        console.log(err.code, err.reason, four, ok);
+    }
+    // @ts-expect-error a number is not a signal
+    s.signal(42);
+    // @ts-expect-error unknown event
+    s.addEventListener("message", () => {});
+}
+void main;
