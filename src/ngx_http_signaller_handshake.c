@@ -14,8 +14,10 @@
 #define NGX_HTTP_SIGNALLER_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-static ngx_int_t ngx_http_signaller_has_token(ngx_str_t *list,
-    const char *token, size_t len);
+static ngx_uint_t ngx_http_signaller_header_is(ngx_table_elt_t *h,
+    char *name);
+static ngx_uint_t ngx_http_signaller_has_token(ngx_str_t *list,
+    char *token);
 static ngx_int_t ngx_http_signaller_check_origin(ngx_http_request_t *r,
     ngx_http_signaller_loc_conf_t *slcf, ngx_table_elt_t *origin);
 
@@ -31,7 +33,7 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
 {
     u_char            decoded[18];
     ngx_str_t         dst;
-    ngx_uint_t        i, upgrade, connection;
+    ngx_uint_t        i, upgrade, connection, keys, origins;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *version, *wskey, *origin;
 
@@ -53,6 +55,8 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
     version = NULL;
     wskey = NULL;
     origin = NULL;
+    keys = 0;
+    origins = 0;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -71,52 +75,27 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
 
         /* repeated headers are token lists joined, RFC 9110 5.3 */
 
-        if (h[i].key.len == sizeof("Upgrade") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Upgrade",
-                               sizeof("Upgrade") - 1) == 0)
-        {
-            upgrade |= ngx_http_signaller_has_token(&h[i].value,
-                                             "websocket",
-                                             sizeof("websocket") - 1);
+        if (ngx_http_signaller_header_is(&h[i], "Upgrade")) {
+            upgrade |= ngx_http_signaller_has_token(&h[i].value, "websocket");
 
-        } else if (h[i].key.len == sizeof("Connection") - 1
-                   && ngx_strncasecmp(h[i].key.data, (u_char *) "Connection",
-                                      sizeof("Connection") - 1) == 0)
-        {
+        } else if (ngx_http_signaller_header_is(&h[i], "Connection")) {
             connection |= ngx_http_signaller_has_token(&h[i].value,
-                                             "upgrade",
-                                             sizeof("upgrade") - 1);
+                                                       "upgrade");
 
-        } else if (h[i].key.len == sizeof("Sec-WebSocket-Version") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "Sec-WebSocket-Version",
-                                      sizeof("Sec-WebSocket-Version") - 1)
-                      == 0)
+        } else if (ngx_http_signaller_header_is(&h[i],
+                                                "Sec-WebSocket-Version"))
         {
             if (version == NULL) {
                 version = &h[i];
             }
 
-        } else if (h[i].key.len == sizeof("Sec-WebSocket-Key") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "Sec-WebSocket-Key",
-                                      sizeof("Sec-WebSocket-Key") - 1) == 0)
-        {
-            if (wskey != NULL) {
-                return NGX_HTTP_BAD_REQUEST;
-            }
-
+        } else if (ngx_http_signaller_header_is(&h[i], "Sec-WebSocket-Key")) {
             wskey = &h[i];
+            keys++;
 
-        } else if (h[i].key.len == sizeof("Origin") - 1
-                   && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
-                                      sizeof("Origin") - 1) == 0)
-        {
-            if (origin != NULL) {
-                return NGX_HTTP_FORBIDDEN;
-            }
-
+        } else if (ngx_http_signaller_header_is(&h[i], "Origin")) {
             origin = &h[i];
+            origins++;
         }
     }
 
@@ -135,7 +114,7 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
 
     /* 16 bytes in base64 are 22 characters and "==" */
 
-    if (wskey == NULL
+    if (keys != 1
         || wskey->value.len != 24
         || wskey->value.data[22] != '='
         || wskey->value.data[23] != '=')
@@ -149,7 +128,9 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    if (ngx_http_signaller_check_origin(r, slcf, origin) != NGX_OK) {
+    if (origins > 1
+        || ngx_http_signaller_check_origin(r, slcf, origin) != NGX_OK)
+    {
         return NGX_HTTP_FORBIDDEN;
     }
 
@@ -159,11 +140,25 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_signaller_has_token(ngx_str_t *list, const char *token, size_t len)
+static ngx_uint_t
+ngx_http_signaller_header_is(ngx_table_elt_t *h, char *name)
+{
+    size_t  len;
+
+    len = ngx_strlen(name);
+
+    return h->key.len == len
+           && ngx_strncasecmp(h->key.data, (u_char *) name, len) == 0;
+}
+
+
+static ngx_uint_t
+ngx_http_signaller_has_token(ngx_str_t *list, char *token)
 {
     u_char  *p, *end, *start, *last;
+    size_t   len;
 
+    len = ngx_strlen(token);
     p = list->data;
     end = p + list->len;
 
