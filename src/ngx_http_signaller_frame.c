@@ -475,5 +475,9 @@ ngx_http_signaller_write_close(u_char *p, ngx_uint_t code)
     *p++ = (u_char) (code >> 8);
     *p++ = (u_char) code;
 
+    if (reason->len == 0) {
+        return p;
+    }
+
     return ngx_cpymem(p, reason->data, reason->len);
 }
