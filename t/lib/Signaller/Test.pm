@@ -33,6 +33,7 @@ use strict;
 use warnings;
 
 use Exporter qw(import);
+use Config;
 use Cwd qw(abs_path);
 use File::Basename qw(dirname);
 use File::Copy qw(copy);
@@ -235,7 +236,10 @@ sub test_config {
     my $conf = $o{full} ? $self->_expand($http)
         : $self->conf_text($http, error_log => "$p/t-error.log", %o);
     my $file = $self->write_file('t.conf', $conf);
-    my $out = `$NGINX -t -q -p $p/ -e $p/t-stderr.log -c $file 2>&1`;
+    my $bin = $NGINX;
+    local $ENV{NGINX};
+    delete $ENV{NGINX};    # nginx reads it as inherited sockets
+    my $out = `$bin -t -q -p $p/ -e $p/t-stderr.log -c $file 2>&1`;
     my $rc = $? >> 8;
     return wantarray ? ($rc, $out) : $rc;
 }
@@ -255,6 +259,11 @@ sub run {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$p/stderr.log";
         open STDERR, '>>', "$p/stderr.log";
+        # nginx reads $NGINX as a list of inherited listening sockets
+        delete $ENV{NGINX};
+        # if the test process dies by a signal (no END block), nginx gets
+        # SIGTERM instead of living on: prctl(PR_SET_PDEATHSIG, SIGTERM)
+        syscall(157, 1, 15) if $Config{archname} =~ /^x86_64-linux/;
         exec $NGINX, '-p', "$p/", '-e', "$p/stderr.log", '-c', $file;
         exit 127;
     }
