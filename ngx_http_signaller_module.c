@@ -24,6 +24,7 @@ static ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,
     ngx_str_t *key);
 static void ngx_http_signaller_read_handler(ngx_http_request_t *r);
 static void ngx_http_signaller_write_handler(ngx_http_request_t *r);
+static void ngx_http_signaller_release(ngx_event_t *wev);
 static void ngx_http_signaller_sweep_handler(ngx_event_t *ev);
 
 static void *ngx_http_signaller_create_main_conf(ngx_conf_t *cf);
@@ -143,12 +144,14 @@ ngx_module_t  ngx_http_signaller_module = {
 };
 
 
-static ngx_event_t  ngx_http_signaller_sweep;
+static ngx_event_t           ngx_http_signaller_sweep;
+static ngx_event_handler_pt  ngx_http_signaller_request_handler;
 
 
 static ngx_int_t
 ngx_http_signaller_handler(ngx_http_request_t *r)
 {
+    uint64_t                        id;
     ngx_int_t                       rc;
     ngx_str_t                       handle, key;
     ngx_uint_t                      listen;
@@ -173,16 +176,11 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
     }
 
     if (listen) {
-        s = ngx_http_signaller_session_create(r->pool, r->connection, slcf);
-        if (s == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        rc = ngx_http_signaller_session_listen(s, &handle);
-
-        switch (rc) {
+        switch (ngx_http_signaller_table_insert(slcf->shm_zone, &handle,
+                                                &id))
+        {
         case NGX_OK:
-            return ngx_http_signaller_takeover(r, s, NULL, &key);
+            break;
         case NGX_BUSY:
             return NGX_HTTP_CONFLICT;
         case NGX_DECLINED:
@@ -190,6 +188,17 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         default:
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        s = ngx_http_signaller_session_create(r->connection->pool,
+                                              r->connection, slcf);
+        if (s == NULL) {
+            ngx_http_signaller_table_delete(slcf->shm_zone, &handle, id);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_signaller_session_listen(s, &handle, id);
+
+        return ngx_http_signaller_takeover(r, s, NULL, &key);
     }
 
     if (ngx_http_signaller_table_take(slcf->shm_zone, &handle, &entry)
@@ -207,7 +216,8 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
-    s = ngx_http_signaller_session_create(r->pool, r->connection, slcf);
+    s = ngx_http_signaller_session_create(r->connection->pool,
+                                          r->connection, slcf);
     if (s == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -332,7 +342,97 @@ ngx_http_signaller_takeover(ngx_http_request_t *r,
 
     ngx_http_signaller_session_start(s, l, pos, len);
 
+    /*
+     * The request is released once this handler has returned, unless
+     * another module tied something to its lifetime (limit_conn counts
+     * the connection until its pool goes): then it lives as long as the
+     * session.
+     */
+
+    if (r->pool->cleanup == NULL && r->cleanup == NULL) {
+        ngx_http_signaller_request_handler = c->write->handler;
+        c->write->handler = ngx_http_signaller_release;
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
+
     return NGX_DONE;
+}
+
+
+/*
+ * A session needs only its connection: the request, its pool and the
+ * header buffers are freed, as for an idle keepalive connection, and the
+ * access log gets its line (101) now.  This keeps a waiting listener small.
+ */
+
+static void
+ngx_http_signaller_release(ngx_event_t *wev)
+{
+    ngx_chain_t                   *cl, *ln;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_connection_t         *hc;
+    ngx_http_signaller_session_t  *s;
+
+    c = wev->data;
+    r = c->data;
+    s = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+
+    wev->handler = ngx_http_signaller_request_handler;
+
+    if (s->done || c->close || r->out || c->buffered
+        || r->pool->cleanup || r->cleanup)
+    {
+        wev->handler(wev);
+        return;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "signaller: releasing the request");
+
+    hc = r->http_connection;
+
+    s->request = NULL;
+    r->keepalive = 0;
+
+    ngx_http_free_request(r, 0);
+
+    c->data = s;
+    c->destroyed = 0;
+    c->log->action = "signalling";
+
+    if (ngx_pfree(c->pool, c->buffer->start) == NGX_OK) {
+        c->buffer->pos = NULL;
+    }
+
+    for (cl = hc->free; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    for (cl = hc->busy; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    hc->free = NULL;
+    hc->busy = NULL;
+    hc->nbusy = 0;
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        ngx_ssl_free_buffer(c);
+    }
+#endif
+
+    c->read->handler = ngx_http_signaller_session_read_event;
+    c->write->handler = ngx_http_signaller_session_write_event;
+
+    ngx_http_signaller_session_write(s);
 }
 
 

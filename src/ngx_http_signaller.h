@@ -134,6 +134,8 @@ struct ngx_http_signaller_session_s {
     ngx_shm_zone_t                  *zone;
 
     ngx_str_t                        handle;
+    u_char                           handle_data[
+                                         NGX_HTTP_SIGNALLER_HANDLE_MAX];
     uint64_t                         id;
 
     ngx_event_t                      timer;
@@ -160,6 +162,7 @@ struct ngx_http_signaller_session_s {
     u_char                          *close_pos;
     u_char                          *close_last;
 
+    unsigned                         relayed:1;   /* from another worker */
     unsigned                         listener:1;
     unsigned                         waiting:1;
     unsigned                         closing:1;
@@ -238,13 +241,15 @@ void ngx_http_signaller_sessions_going_away(void);
 ngx_http_signaller_session_t *ngx_http_signaller_session_create(
     ngx_pool_t *pool, ngx_connection_t *c,
     ngx_http_signaller_loc_conf_t *slcf);
-ngx_int_t ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
-    ngx_str_t *handle);
+void ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
+    ngx_str_t *handle, uint64_t id);
 ngx_http_signaller_session_t *ngx_http_signaller_session_find(uint64_t id);
 void ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
     ngx_http_signaller_session_t *listener, u_char *data, size_t len);
 void ngx_http_signaller_session_read(ngx_http_signaller_session_t *s);
 void ngx_http_signaller_session_write(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_session_read_event(ngx_event_t *ev);
+void ngx_http_signaller_session_write_event(ngx_event_t *ev);
 
 
 /* ngx_http_signaller_relay.c */

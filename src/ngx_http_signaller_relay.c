@@ -74,8 +74,6 @@ static socklen_t ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
     ngx_pid_t pid);
 static void ngx_http_signaller_relay_accept(ngx_event_t *ev);
 static void ngx_http_signaller_relay_preamble(ngx_event_t *ev);
-static void ngx_http_signaller_relay_session_read(ngx_event_t *ev);
-static void ngx_http_signaller_relay_session_write(ngx_event_t *ev);
 static void ngx_http_signaller_relay_close(ngx_connection_t *c);
 static void ngx_http_signaller_relay_reply(ngx_event_t *ev);
 static void ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl);
@@ -361,29 +359,13 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
         return;
     }
 
+    s->relayed = 1;
+
     c->data = s;
-    c->read->handler = ngx_http_signaller_relay_session_read;
-    c->write->handler = ngx_http_signaller_relay_session_write;
+    c->read->handler = ngx_http_signaller_session_read_event;
+    c->write->handler = ngx_http_signaller_session_write_event;
 
     ngx_http_signaller_session_start(s, l, NULL, 0);
-}
-
-
-static void
-ngx_http_signaller_relay_session_read(ngx_event_t *ev)
-{
-    ngx_connection_t  *c = ev->data;
-
-    ngx_http_signaller_session_read(c->data);
-}
-
-
-static void
-ngx_http_signaller_relay_session_write(ngx_event_t *ev)
-{
-    ngx_connection_t  *c = ev->data;
-
-    ngx_http_signaller_session_write(c->data);
 }
 
 

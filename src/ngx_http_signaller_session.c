@@ -102,27 +102,22 @@ ngx_http_signaller_session_create(ngx_pool_t *pool, ngx_connection_t *c,
 }
 
 
-/* puts a listener into the pairing table; see table_insert() for codes */
+/* a listener the pairing table has taken in under "id" */
 
-ngx_int_t
+void
 ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
-    ngx_str_t *handle)
+    ngx_str_t *handle, uint64_t id)
 {
-    ngx_int_t  rc;
+    s->id = id;
+    s->handle.data = s->handle_data;
+    s->handle.len = handle->len;
+    ngx_memcpy(s->handle_data, handle->data, handle->len);
 
-    rc = ngx_http_signaller_table_insert(s->zone, handle, &s->id);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    s->handle = *handle;
     s->listener = 1;
     s->waiting = 1;
 
     s->node.key = (ngx_rbtree_key_t) s->id;
     ngx_rbtree_insert(&ngx_http_signaller_waiting, &s->node);
-
-    return NGX_OK;
 }
 
 
@@ -689,6 +684,26 @@ pending:
 }
 
 
+/* event handlers of a connection that is nothing but a session */
+
+void
+ngx_http_signaller_session_read_event(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_signaller_session_read(c->data);
+}
+
+
+void
+ngx_http_signaller_session_write_event(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_signaller_session_write(c->data);
+}
+
+
 /* the write event handler */
 
 void
@@ -879,7 +894,7 @@ ngx_http_signaller_gone(ngx_http_signaller_session_t *s)
      * us; it is not the client that left.
      */
 
-    ngx_http_signaller_unlink(s, (s->request == NULL
+    ngx_http_signaller_unlink(s, (s->relayed
                                   && (ngx_terminate || ngx_exiting))
                                  ? NGX_HTTP_SIGNALLER_GOING_AWAY
                                  : NGX_HTTP_SIGNALLER_PEER_GONE);
@@ -914,6 +929,12 @@ ngx_http_signaller_end(ngx_http_signaller_session_t *s)
 
     if (s->request) {
         ngx_http_finalize_request(s->request, NGX_HTTP_CLOSE);
+        return;
+    }
+
+    if (!s->relayed) {
+        /* a client connection whose request was released */
+        ngx_http_close_connection(c);
         return;
     }
 
