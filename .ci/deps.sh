@@ -8,7 +8,7 @@ pkgs="nginx nginx-dev gcc make libpcre2-dev libssl-dev zlib1g-dev"
 
 case "$1" in
 test)
-    pkgs="$pkgs perl libprotocol-websocket-perl libio-socket-ssl-perl"
+    pkgs="$pkgs perl openssl libio-socket-ssl-perl"
     ;;
 esac
 
