@@ -266,6 +266,7 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
         c->recv_chain = ngx_recv_chain;
         c->send_chain = ngx_send_chain;
         c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
+        c->log_error = NGX_ERROR_INFO;
         c->data = a;
 
         c->read->handler = ngx_http_signaller_relay_preamble;
@@ -452,6 +453,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     }
 
     pc->pool = r->pool;
+    pc->log_error = NGX_ERROR_INFO;
     pc->recv = ngx_recv;
     pc->send = ngx_send;
     pc->recv_chain = ngx_recv_chain;
