@@ -12,7 +12,7 @@ CC_OPT    := -g -O2 -fstack-protector-strong -Wformat \
 LD_OPT    := -Wl,-z,relro -Wl,-z,now -fPIC $(EXTRA_LD_OPT)
 SOURCES   := config ngx_http_signaller_module.c $(wildcard src/*.[ch])
 
-.PHONY: all deps run test clean
+.PHONY: all deps run test bench bench-quick clean
 
 all: $(MODULE)
 
@@ -45,5 +45,12 @@ test: deps $(MODULE)
 	prove -j2 -r t/
 	sh t/js/run.sh
 
+bench: $(MODULE)
+	$(MAKE) -C bench bench
+
+bench-quick: $(MODULE)
+	$(MAKE) -C bench quick
+
 clean:
 	rm -rf $(BUILD)
+	$(MAKE) -C bench clean
