@@ -38,6 +38,7 @@ static char *ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_signaller_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_signaller_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_signaller_init_process(ngx_cycle_t *cycle);
 static void ngx_http_signaller_exit_process(ngx_cycle_t *cycle);
 
@@ -134,7 +135,7 @@ ngx_module_t  ngx_http_signaller_module = {
     ngx_http_signaller_commands,           /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_signaller_init_module,        /* init module */
     ngx_http_signaller_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -529,17 +530,24 @@ ngx_http_signaller_status_handler(ngx_http_request_t *r)
 void
 ngx_http_signaller_exiting(void)
 {
-    ngx_uint_t                       i;
+    ngx_uint_t                       i, reload;
     ngx_shm_zone_t                 **zones;
     ngx_http_signaller_main_conf_t  *smcf;
 
     smcf = ngx_http_signaller_sweep.data;
     zones = smcf->zones.elts;
+    reload = 0;
 
     for (i = 0; i < smcf->zones.nelts; i++) {
-        if (ngx_http_signaller_zone_superseded(zones[i])) {
-            return;
-        }
+        reload |= ngx_http_signaller_zone_superseded(zones[i]);
+    }
+
+    if (reload) {
+        return;
+    }
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        ngx_http_signaller_zone_leaving(zones[i]);
     }
 
     ngx_http_signaller_sessions_going_away();
@@ -795,6 +803,15 @@ ngx_http_signaller_postconfiguration(ngx_conf_t *cf)
 
 
 static ngx_int_t
+ngx_http_signaller_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_signaller_zone_retire(cycle);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_signaller_init_process(ngx_cycle_t *cycle)
 {
     ngx_uint_t                       i;
@@ -867,10 +884,14 @@ ngx_http_signaller_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    zones = smcf->zones.elts;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        ngx_http_signaller_zone_leaving(zones[i]);
+    }
+
     ngx_http_signaller_sessions_exit();
     ngx_http_signaller_relay_exit(cycle);
-
-    zones = smcf->zones.elts;
 
     for (i = 0; i < smcf->zones.nelts; i++) {
         ngx_http_signaller_zone_unregister(zones[i]);

@@ -137,6 +137,7 @@ struct ngx_http_signaller_session_s {
     u_char                           handle_data[
                                          NGX_HTTP_SIGNALLER_HANDLE_MAX];
     uint64_t                         id;
+    ngx_pid_t                        relay_pid;   /* the connector's worker */
 
     ngx_event_t                      timer;
 
@@ -229,6 +230,9 @@ void ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,
     ngx_str_t *handle, uint64_t id);
 uint64_t ngx_http_signaller_zone_token(ngx_shm_zone_t *zone);
 ngx_uint_t ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone);
+void ngx_http_signaller_zone_retire(ngx_cycle_t *cycle);
+void ngx_http_signaller_zone_leaving(ngx_shm_zone_t *zone);
+ngx_uint_t ngx_http_signaller_zone_left(ngx_shm_zone_t *zone, ngx_pid_t pid);
 void ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
     ngx_http_signaller_stats_t *stats);
 

@@ -38,7 +38,7 @@ typedef struct {
     uint32_t                         max_messages;
     uint32_t                         pipe_timeout;
     uint32_t                         send_timeout;
-    uint32_t                         reserved;
+    uint32_t                         pid;
 } ngx_http_signaller_preamble_t;
 
 
@@ -92,6 +92,7 @@ static void ngx_http_signaller_relay_tell(ngx_http_signaller_relay_t *rl,
 static void ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
     ngx_int_t rc);
 static void ngx_http_signaller_relay_cleanup(void *data);
+static void ngx_http_signaller_relay_leave(ngx_http_signaller_relay_t *rl);
 static void ngx_http_signaller_relay_empty_handler(ngx_event_t *ev);
 
 
@@ -361,6 +362,7 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
     }
 
     s->relayed = 1;
+    s->relay_pid = (ngx_pid_t) pre->pid;
 
     c->data = s;
     c->read->handler = ngx_http_signaller_session_read_event;
@@ -438,6 +440,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     pre.max_messages = (uint32_t) slcf->max_messages;
     pre.pipe_timeout = (uint32_t) slcf->pipe_timeout;
     pre.send_timeout = (uint32_t) slcf->send_timeout;
+    pre.pid = (uint32_t) ngx_pid;
 
     /* a new socket's buffer is empty: the preamble goes out whole */
 
@@ -666,7 +669,9 @@ ngx_http_signaller_relay_process(ngx_http_signaller_relay_t *rl)
     }
 
     if (pc->close) {
+        /* worker_shutdown_timeout */
         ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_GOING_AWAY);
+        ngx_http_signaller_relay_leave(rl);
         ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
         return;
     }
@@ -884,6 +889,7 @@ ngx_http_signaller_relay_cleanup(void *data)
 
     if (rl->request->connection->close) {
         ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_GOING_AWAY);
+        ngx_http_signaller_relay_leave(rl);
     }
 
     ngx_close_connection(rl->peer);
@@ -894,6 +900,20 @@ ngx_http_signaller_relay_cleanup(void *data)
     if (rl->timer.timer_set) {
         ngx_del_timer(&rl->timer);
     }
+}
+
+
+/* the listener's worker must tell its client 1001, not 4003 */
+
+static void
+ngx_http_signaller_relay_leave(ngx_http_signaller_relay_t *rl)
+{
+    ngx_http_signaller_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(rl->request,
+                                        ngx_http_signaller_module);
+
+    ngx_http_signaller_zone_leaving(slcf->shm_zone);
 }
 
 

@@ -895,7 +895,8 @@ ngx_http_signaller_gone(ngx_http_signaller_session_t *s)
      */
 
     ngx_http_signaller_unlink(s, (s->relayed
-                                  && (ngx_terminate || ngx_exiting))
+                                  && ngx_http_signaller_zone_left(s->zone,
+                                                               s->relay_pid))
                                  ? NGX_HTTP_SIGNALLER_GOING_AWAY
                                  : NGX_HTTP_SIGNALLER_PEER_GONE);
     ngx_http_signaller_finalize(s);

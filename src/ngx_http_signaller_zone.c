@@ -23,6 +23,7 @@ typedef struct {
     ngx_queue_t                      entries;
     ngx_pid_t                        pid;
     ngx_uint_t                       generation;
+    ngx_uint_t                       exiting;
 } ngx_http_signaller_worker_t;
 
 
@@ -165,6 +166,7 @@ ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
     if (w != NULL) {
         w->pid = ngx_pid;
         w->generation = ctx->sh->generation;
+        w->exiting = 0;
         ngx_queue_init(&w->entries);
         ngx_queue_insert_tail(&ctx->sh->workers, &w->queue);
     }
@@ -385,16 +387,16 @@ ngx_http_signaller_zone_token(ngx_shm_zone_t *zone)
 
 
 /*
- * Whether workers of a newer configuration use the zone: a worker told to
- * shut down is then being replaced by a reload, not stopped.
+ * Whether a newer configuration has been loaded since this worker started:
+ * a worker told to shut down is then being replaced by a reload, not
+ * stopped.  Every load of the configuration counts in the zone it reuses,
+ * and in the old zone it replaces (see zone_retire()).
  */
 
 ngx_uint_t
 ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone)
 {
-    ngx_uint_t                      found;
-    ngx_queue_t                    *q;
-    ngx_http_signaller_worker_t    *w, *self;
+    ngx_http_signaller_worker_t    *self;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
@@ -404,7 +406,118 @@ ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone)
     }
 
     self = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
-    found = 0;
+
+    return ctx->sh->generation != self->generation;
+}
+
+
+/*
+ * In the master, when a new configuration is loaded: zones of the old one
+ * that are not reused (gone, or resized) learn that they are superseded.
+ */
+
+void
+ngx_http_signaller_zone_retire(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i, n, reused;
+    ngx_list_part_t                *part, *opart;
+    ngx_shm_zone_t                 *zone, *ozone;
+    ngx_http_signaller_zone_ctx_t  *octx;
+
+    if (cycle->old_cycle == NULL
+        || cycle->old_cycle->shared_memory.part.elts == NULL)
+    {
+        return;
+    }
+
+    opart = &cycle->old_cycle->shared_memory.part;
+    ozone = opart->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= opart->nelts) {
+            if (opart->next == NULL) {
+                break;
+            }
+
+            opart = opart->next;
+            ozone = opart->elts;
+            i = 0;
+        }
+
+        if (ozone[i].tag != &ngx_http_signaller_module) {
+            continue;
+        }
+
+        reused = 0;
+
+        part = &cycle->shared_memory.part;
+        zone = part->elts;
+
+        for (n = 0; /* void */ ; n++) {
+
+            if (n >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                zone = part->elts;
+                n = 0;
+            }
+
+            if (zone[n].shm.addr == ozone[i].shm.addr) {
+                reused = 1;
+                break;
+            }
+        }
+
+        octx = ozone[i].data;
+
+        if (!reused && octx->sh) {
+            octx->sh->generation++;
+        }
+    }
+}
+
+
+/* this worker begins to shut down: pipes relayed from it end with 1001 */
+
+void
+ngx_http_signaller_zone_leaving(ngx_shm_zone_t *zone)
+{
+    ngx_http_signaller_worker_t    *self;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    if (ctx->self == NULL) {
+        return;
+    }
+
+    self = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+    self->exiting = 1;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+/*
+ * Whether worker "pid" left on purpose (shut down, or gone from the zone
+ * after its exit); a crashed worker is still listed, and not exiting.
+ */
+
+ngx_uint_t
+ngx_http_signaller_zone_left(ngx_shm_zone_t *zone, ngx_pid_t pid)
+{
+    ngx_uint_t                      left;
+    ngx_queue_t                    *q;
+    ngx_http_signaller_worker_t    *w;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+    left = 1;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -414,17 +527,15 @@ ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone)
     {
         w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
 
-        if (w->generation > self->generation
-            && !(kill(w->pid, 0) == -1 && ngx_errno == ESRCH))
-        {
-            found = 1;
+        if (w->pid == pid) {
+            left = w->exiting;
             break;
         }
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    return found;
+    return left;
 }
 
 
