@@ -113,7 +113,6 @@ typedef struct {
     uint32_t                         utf8;
     u_char                           mask[4];
     ngx_uint_t                       mask_off;
-    unsigned                         opcode:4;
     unsigned                         msg_opcode:4;
     unsigned                         fin:1;
     unsigned                         in_message:1;
@@ -128,7 +127,7 @@ struct ngx_http_signaller_session_s {
     ngx_queue_t                      queue;   /* all sessions of a worker */
 
     ngx_connection_t                *connection;
-    ngx_http_request_t              *request; /* NULL for a relayed peer */
+    ngx_http_request_t              *request; /* until released */
     ngx_http_signaller_loc_conf_t   *conf;
     ngx_http_signaller_session_t    *peer;
     ngx_shm_zone_t                  *zone;
@@ -164,7 +163,6 @@ struct ngx_http_signaller_session_s {
     u_char                          *close_last;
 
     unsigned                         relayed:1;   /* from another worker */
-    unsigned                         listener:1;
     unsigned                         waiting:1;
     unsigned                         closing:1;
     unsigned                         failed:1;
@@ -179,11 +177,10 @@ struct ngx_http_signaller_session_s {
 /* ngx_http_signaller_frame.c */
 
 #define NGX_HTTP_SIGNALLER_FRAME_AGAIN   0
-#define NGX_HTTP_SIGNALLER_FRAME_DATA    1
-#define NGX_HTTP_SIGNALLER_FRAME_MESSAGE 2
-#define NGX_HTTP_SIGNALLER_FRAME_PING    3
-#define NGX_HTTP_SIGNALLER_FRAME_PONG    4
-#define NGX_HTTP_SIGNALLER_FRAME_CLOSE   5
+#define NGX_HTTP_SIGNALLER_FRAME_MESSAGE 1
+#define NGX_HTTP_SIGNALLER_FRAME_PING    2
+#define NGX_HTTP_SIGNALLER_FRAME_PONG    3
+#define NGX_HTTP_SIGNALLER_FRAME_CLOSE   4
 
 /*
  * What the parser reports: a negative value is the close code to fail the

@@ -113,7 +113,6 @@ ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
     s->handle.len = handle->len;
     ngx_memcpy(s->handle_data, handle->data, handle->len);
 
-    s->listener = 1;
     s->waiting = 1;
 
     s->node.key = (ngx_rbtree_key_t) s->id;
