@@ -169,6 +169,7 @@ struct ngx_http_signaller_session_s {
     unsigned                         shut:1;
     unsigned                         close_received:1;
     unsigned                         blocked:1;
+    unsigned                         pong_wait:1;
     unsigned                         eof:1;
     unsigned                         done:1;
 };

@@ -235,9 +235,25 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
             if (s->done) {
                 return;
             }
+
+            if (s->pong_pos) {
+                /* every ping gets its pong: send it before parsing on */
+
+                ngx_http_signaller_flush(s);
+
+                if (s->done) {
+                    return;
+                }
+
+                if (s->pong_pos == NULL) {
+                    continue;
+                }
+
+                s->pong_wait = 1;
+            }
         }
 
-        if (!rev->ready || s->blocked) {
+        if (!rev->ready || s->blocked || s->pong_wait) {
             break;
         }
 
@@ -293,6 +309,11 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
     ngx_http_signaller_frame_t   frame;
 
     for ( ;; ) {
+
+        if (s->pong_pos) {
+            return;
+        }
+
         out = s->out_last;
 
         rc = ngx_http_signaller_parse(&s->parser, &s->pos, s->last, &out,
@@ -370,9 +391,7 @@ ngx_http_signaller_control(ngx_http_signaller_session_t *s, ngx_int_t rc,
 
     case NGX_HTTP_SIGNALLER_FRAME_PING:
 
-        /* only the latest ping is answered if a pong is still queued */
-
-        if (s->closing || (s->pong_pos && s->pong_pos != s->pong)) {
+        if (s->closing) {
             return;
         }
 
@@ -408,6 +427,9 @@ ngx_http_signaller_control(ngx_http_signaller_session_t *s, ngx_int_t rc,
     if (code < 0) {
         s->close_received = 0;
         ngx_http_signaller_close(s, -code, NGX_HTTP_SIGNALLER_PEER_GONE);
+
+        /* no second close will come: end as after any broken frame */
+        s->failed = 1;
         return;
     }
 
@@ -640,6 +662,11 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
     if (s->pong_pos == s->pong_last) {
         s->pong_pos = NULL;
         s->pong_last = NULL;
+
+        if (s->pong_wait) {
+            s->pong_wait = 0;
+            ngx_post_event(c->read, &ngx_posted_events);
+        }
     }
 
     if (s->closing && s->close_pos == s->close_last
