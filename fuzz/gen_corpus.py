@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets: fuzz/corpus/<target>/.
+
+Usage: python3 gen_corpus.py [directory]   (default: corpus next to this
+script).  The files are named after what they hold; the input formats are
+described at the top of each fuzz_<target>.c.
+"""
+
+import os
+import struct
+import sys
+
+MASK = b'\x37\xfa\x21\x3d'
+
+
+def frame(op, payload=b'', fin=True, mask=MASK, masked=True, rsv=0,
+          form=None):
+    """A client frame; form forces the length encoding (7, 16 or 64)."""
+    b0 = (0x80 if fin else 0) | rsv | op
+    n = len(payload)
+    if form is None:
+        form = 7 if n < 126 else 16 if n < 65536 else 64
+    mbit = 0x80 if masked else 0
+    if form == 7:
+        h = bytes([b0, mbit | n])
+    elif form == 16:
+        h = bytes([b0, mbit | 126]) + struct.pack('>H', n)
+    else:
+        h = bytes([b0, mbit | 127]) + struct.pack('>Q', n)
+    if not masked:
+        return h + payload
+    body = bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+    return h + mask + body
+
+
+def frame_input(stream, flags=0, max_size=0xffff, reads=()):
+    """flags: 1 discard, 2 lazy send, 4 max << 8, 8 unlimited, 16 reads*64"""
+    reads = list(reads)[:31]
+    return (bytes([flags, (max_size >> 8) & 0xff, max_size & 0xff,
+                   len(reads)])
+            + bytes(r - 1 for r in reads) + stream)
+
+
+def text(s):
+    return frame(1, s.encode() if isinstance(s, str) else s)
+
+
+def frame_seeds():
+    big = bytes((i * 7) % 256 for i in range(20000))
+    s = {}
+    s['text'] = frame_input(text('hello'))
+    s['binary-126'] = frame_input(frame(2, bytes(range(200))))
+    s['empty-text'] = frame_input(text(''))
+    s['empty-binary'] = frame_input(frame(2, b''))
+    s['fragmented'] = frame_input(
+        frame(1, b'hel', fin=False) + frame(0, b'', fin=False)
+        + frame(0, b'lo'))
+    s['ping-between-fragments'] = frame_input(
+        frame(2, b'ab', fin=False) + frame(9, b'p') + frame(0, b'cd'))
+    s['pong'] = frame_input(frame(10, b'pong') + text('after'))
+    s['close-1000'] = frame_input(frame(8, b'\x03\xe8bye') + text('x'))
+    s['close-empty'] = frame_input(frame(8))
+    s['ping-125'] = frame_input(frame(9, b'P' * 125))
+    s['rsv'] = frame_input(frame(1, b'x', rsv=0x40))
+    s['unmasked'] = frame_input(frame(1, b'x', masked=False))
+    s['opcode-3'] = frame_input(frame(3, b'x'))
+    s['opcode-11'] = frame_input(frame(11, b''))
+    s['control-fragmented'] = frame_input(frame(9, b'x', fin=False))
+    s['control-126'] = frame_input(frame(9, b'x' * 126))
+    s['continuation-first'] = frame_input(frame(0, b'x'))
+    s['text-in-message'] = frame_input(
+        frame(1, b'a', fin=False) + frame(1, b'b'))
+    s['utf8-invalid'] = frame_input(text(b'ok \xc3\x28'))
+    s['utf8-split'] = frame_input(
+        frame(1, b'\xe2\x9c', fin=False) + frame(0, b'\x93 \xf0\x9d')
+        + frame(0, b'\x84\x9e'))
+    s['utf8-truncated'] = frame_input(text(b'abc\xe2\x9c'))
+    s['utf8-truncated-empty-end'] = frame_input(
+        frame(1, b'he\xeb', fin=False) + frame(0, b'', fin=False)
+        + frame(0, b''), flags=0x02 | 0x08)
+    s['utf8-surrogate'] = frame_input(text(b'\xed\xa0\x80'))
+    s['utf8-bytewise'] = frame_input(
+        text('h\u00e9llo \u2713 \U0001d11e'), reads=[1] * 31)
+    s['too-big'] = frame_input(frame(2, b'x' * 20), max_size=10)
+    s['too-big-continuation'] = frame_input(
+        frame(2, b'x' * 8, fin=False) + frame(0, b'x' * 8), max_size=10)
+    s['len64-high-bit'] = frame_input(
+        bytes([0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1]) + MASK + b'x')
+    s['len64-small'] = frame_input(frame(2, b'abc', form=64))
+    s['len16-small'] = frame_input(frame(2, b'abc', form=16))
+    s['big-pieces'] = frame_input(frame(2, big), flags=0x04 | 0x10,
+                                  max_size=0x100, reads=[16, 16, 3, 200])
+    s['big-text-lazy'] = frame_input(
+        frame(1, b'abcdefgh' * 3000), flags=0x02 | 0x04 | 0x10,
+        max_size=0x100, reads=[5, 100, 1, 64])
+    s['many-small-lazy'] = frame_input(
+        b''.join(text('hi %d' % i) for i in range(1500)), flags=0x02,
+        reads=[255] * 31)
+    s['many-small-reads'] = frame_input(
+        b''.join(frame(2, bytes([i]) * (i % 40)) for i in range(200)),
+        reads=[(i * 37) % 256 + 1 for i in range(31)])
+    s['discard'] = frame_input(
+        text(b'\xff bad but discarded') + frame(9, b'p')
+        + frame(8, b'\x03\xe8'), flags=0x01)
+    s['unlimited'] = frame_input(
+        frame(2, b'x' * 10, fin=False) + frame(0, b'y' * 10), flags=0x08)
+    s['after-invalid-text'] = frame_input(
+        text(b'\xff\xfe') + frame(9, b'p') + frame(8, b'\x03\xe9'))
+    s['header-split'] = frame_input(
+        frame(2, b'z' * 300) + frame(1, b'q' * 70000, form=64)[:40],
+        flags=0x04, max_size=0x200, reads=[1, 1, 1, 1, 1, 1, 2, 3])
+    return s
+
+
+def utf8_input(data, splits=()):
+    splits = list(splits)[:15]
+    return bytes([len(splits)] + splits) + data
+
+
+def utf8_seeds():
+    s = {}
+    s['ascii'] = utf8_input(b'hello, world: 0123456789 ABCDEF')
+    s['ascii-long'] = utf8_input(b'abcdefgh' * 8 + b'!', [3, 8, 17])
+    s['two-byte'] = utf8_input('h\u00e9llo \u00ff'.encode())
+    s['three-byte'] = utf8_input('\u2713 \u0800 \uffff \ud7ff'.encode(
+        'utf-8', 'surrogatepass'))
+    s['four-byte'] = utf8_input('\U0001d11e \U00010000 \U0010ffff'.encode())
+    s['mixed-split'] = utf8_input(
+        'a\u00e9\u2713\U0001d11e'.encode() * 4, [1, 2, 1, 3, 4, 1, 1, 5])
+    s['split-every-byte'] = utf8_input(
+        '\U0001d11e\u2713'.encode(), [1] * 7)
+    s['overlong-c0'] = utf8_input(b'\xc0\x80')
+    s['overlong-c1'] = utf8_input(b'ab\xc1\xbf')
+    s['overlong-e0'] = utf8_input(b'\xe0\x80\x80')
+    s['overlong-e0-9f'] = utf8_input(b'\xe0\x9f\xbf', [1, 1])
+    s['overlong-f0'] = utf8_input(b'\xf0\x8f\xbf\xbf', [2])
+    s['surrogate'] = utf8_input(b'\xed\xa0\x80', [1])
+    s['surrogate-high'] = utf8_input(b'x\xed\xbf\xbf')
+    s['ed-9f'] = utf8_input(b'\xed\x9f\xbf')
+    s['above-max'] = utf8_input(b'\xf4\x90\x80\x80', [1, 1])
+    s['f5'] = utf8_input(b'\xf5\x80\x80\x80')
+    s['ff'] = utf8_input(b'abcdefgh\xff')
+    s['lone-continuation'] = utf8_input(b'abc\x80def')
+    s['truncated-2'] = utf8_input(b'\xc3')
+    s['truncated-3'] = utf8_input(b'\xe2\x9c', [1])
+    s['truncated-4'] = utf8_input(b'\xf0\x9d\x84', [2])
+    s['bad-continuation'] = utf8_input(b'\xe2\x28\xa1')
+    s['long-then-bad'] = utf8_input(b'x' * 64 + b'\xe2\x9c\x93' + b'\xc3',
+                                    [60, 5])
+    s['close-1000'] = utf8_input(b'\x03\xe8bye')
+    s['close-4000'] = utf8_input(b'\x0f\xa0reason \u2713'.replace(
+        b'\\u2713', '\u2713'.encode()))
+    s['close-1005'] = utf8_input(b'\x03\xed')
+    s['close-1001'] = utf8_input(b'\x03\xe9')
+    s['close-1009'] = utf8_input(b'\x03\xf1')
+    s['close-4003'] = utf8_input(b'\x0f\xa3')
+    s['close-999'] = utf8_input(b'\x03\xe7')
+    s['close-bad-reason'] = utf8_input(b'\x03\xe8\xff')
+    s['close-one-byte'] = utf8_input(b'\x03')
+    s['empty'] = utf8_input(b'')
+    return s
+
+
+KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
+
+
+def hs_input(flags, headers):
+    return bytes([flags]) + '\n'.join(headers).encode('latin-1')
+
+
+def hs_seeds():
+    ok = ['Host: example.com', 'Upgrade: websocket', 'Connection: Upgrade',
+          'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: ' + KEY]
+    s = {}
+    s['valid'] = hs_input(0, ok)
+    s['valid-origin'] = hs_input(0, ok + ['Origin: https://example.com'])
+    s['valid-origin-case'] = hs_input(0, ok + ['Origin: HTTP://Example.COM'])
+    s['origin-port'] = hs_input(0, ok + ['Origin: https://example.com:8443'])
+    s['origin-other'] = hs_input(0, ok + ['Origin: https://evil.example'])
+    s['origin-no-scheme'] = hs_input(0, ok + ['Origin: example.com'])
+    s['origin-null'] = hs_input(0, ok + ['Origin: null'])
+    s['origin-no-host'] = hs_input(0, ok[1:] + ['Origin: https://a'])
+    s['origin-two'] = hs_input(0, ok + ['Origin: https://example.com'] * 2)
+    s['origin-any'] = hs_input(1, ok + ['Origin: https://evil.example'])
+    s['origin-list'] = hs_input(2, ok + ['Origin: https://example.com'])
+    s['origin-list-prefix'] = hs_input(3, ok + ['Origin: http://x.test'])
+    s['origin-list-none'] = hs_input(2, ok)
+    s['origin-list-miss'] = hs_input(2, ok + ['Origin: https://x.test'])
+    s['post'] = hs_input(0x04, ok)
+    s['http10'] = hs_input(0x08, ok)
+    s['subrequest'] = hs_input(0x10, ok)
+    s['http2'] = hs_input(0x20, ok)
+    s['parts-1'] = hs_input(0x00, ok + ['X-A: 1', 'X-B: 2'])
+    s['parts-2'] = hs_input(0x40, ok + ['X-A: 1'])
+    s['parts-4'] = hs_input(0xc0, ['X-A: 1'] * 5 + ok)
+    s['no-upgrade'] = hs_input(0, [h for h in ok if 'Upgrade:' not in h])
+    s['upgrade-list'] = hs_input(
+        0, ['Upgrade: h2c, WebSocket ,x'] + ok[2:] + ok[:1])
+    s['upgrade-split'] = hs_input(
+        0, ['Upgrade: h2c', 'Upgrade: websocket'] + ok[2:])
+    s['upgrade-substring'] = hs_input(0, ['Upgrade: websockets'] + ok[2:])
+    s['connection-list'] = hs_input(
+        0, ok[:2] + ['Connection: keep-alive,\tupgrade'] + ok[3:])
+    s['connection-empty-items'] = hs_input(
+        0, ok[:2] + ['Connection: ,, ,Upgrade,'] + ok[3:])
+    s['no-connection'] = hs_input(0, ok[:2] + ok[3:])
+    s['version-8'] = hs_input(0, ok[:3] + ['Sec-WebSocket-Version: 8']
+                              + ok[4:])
+    s['version-two'] = hs_input(0, ok + ['Sec-WebSocket-Version: 8'])
+    s['version-13-list'] = hs_input(
+        0, ok[:3] + ['Sec-WebSocket-Version: 13, 8'] + ok[4:])
+    s['no-version'] = hs_input(0, ok[:3] + ok[4:])
+    s['no-key'] = hs_input(0, ok[:4])
+    s['key-two'] = hs_input(0, ok + ['Sec-WebSocket-Key: ' + KEY])
+    s['key-short'] = hs_input(0, ok[:4] + ['Sec-WebSocket-Key: dGhl=='])
+    s['key-no-padding'] = hs_input(
+        0, ok[:4] + ['Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQAA'])
+    s['key-bad-char'] = hs_input(
+        0, ok[:4] + ['Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ!=='])
+    s['key-url-safe'] = hs_input(
+        0, ok[:4] + ['Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25j_-=='])
+    s['key-3-pad'] = hs_input(
+        0, ok[:4] + ['Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZ==='])
+    s['name-case'] = hs_input(0, [h.upper() if i % 2 else h.lower()
+                                  for i, h in enumerate(ok)])
+    s['no-colon'] = hs_input(0, ['Upgrade'] + ok)
+    s['empty'] = hs_input(0, [])
+    return s
+
+
+def write(base, name, seeds):
+    d = os.path.join(base, name)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        os.unlink(os.path.join(d, f))
+    for k, v in sorted(seeds.items()):
+        with open(os.path.join(d, k), 'wb') as f:
+            f.write(v)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    base = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, 'corpus')
+    write(base, 'frame', frame_seeds())
+    write(base, 'utf8', utf8_seeds())
+    write(base, 'handshake', hs_seeds())
+
+
+if __name__ == '__main__':
+    main()
