@@ -12,7 +12,8 @@ CC_OPT    := -g -O2 -fstack-protector-strong -Wformat \
 LD_OPT    := -Wl,-z,relro -Wl,-z,now -fPIC $(EXTRA_LD_OPT)
 SOURCES   := config ngx_http_signaller_module.c $(wildcard src/*.[ch])
 
-.PHONY: all deps run test bench bench-quick clean
+.PHONY: all deps run test fuzz-quick fuzz sanitize valgrind bench bench-quick \
+        clean
 
 all: $(MODULE)
 
@@ -44,6 +45,22 @@ test: deps $(MODULE)
 	@sh .ci/deps.sh test
 	prove -j2 -r t/
 	sh t/js/run.sh
+	$(MAKE) -C fuzz fuzz-quick
+
+# tens of seconds per target; "fuzz" runs each for FUZZ_SECONDS (600)
+fuzz-quick fuzz: $(MODULE)
+	@sh .ci/deps.sh test
+	$(MAKE) -C fuzz $@
+
+# the t/ suite against an ASan + UBSan build of the module
+sanitize: deps
+	@sh .ci/deps.sh test
+	sh .ci/sanitize.sh
+
+# the t/ suite's nginx under valgrind memcheck (slow; see the README)
+valgrind: $(MODULE)
+	@sh .ci/deps.sh valgrind
+	sh .ci/valgrind.sh
 
 bench: $(MODULE)
 	$(MAKE) -C bench bench
@@ -52,5 +69,6 @@ bench-quick: $(MODULE)
 	$(MAKE) -C bench quick
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan build-valgrind
 	$(MAKE) -C bench clean
+	$(MAKE) -C fuzz clean

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a step needs, only those that are missing.
-# Usage: deps.sh build|test
+# Usage: deps.sh build|test|valgrind
 
 set -e
 
@@ -8,7 +8,10 @@ pkgs="nginx nginx-dev gcc make libpcre2-dev libssl-dev zlib1g-dev"
 
 case "$1" in
 test)
-    pkgs="$pkgs perl openssl libio-socket-ssl-perl"
+    pkgs="$pkgs perl openssl libio-socket-ssl-perl clang libclang-rt-14-dev"
+    ;;
+valgrind)
+    pkgs="$pkgs perl openssl libio-socket-ssl-perl valgrind"
     ;;
 esac
 
