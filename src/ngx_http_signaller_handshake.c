@@ -287,7 +287,9 @@ ngx_http_signaller_send_accept(ngx_http_request_t *r, ngx_str_t *key)
     src.len = 20;
     ngx_encode_base64(&h->value, &src);
 
+    /* nginx has no reason phrase of its own for 1xx */
     r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
     r->headers_out.content_length_n = -1;
     r->keepalive = 0;
 

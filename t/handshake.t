@@ -57,7 +57,10 @@ sub st {
         'no extension negotiated');
     ok(!defined $c->header('Sec-WebSocket-Protocol'),
         'no subprotocol negotiated');
-    like($c->response, qr{^HTTP/1\.1 101 }, 'status line HTTP/1.1 101');
+    like($c->response, qr{^HTTP/1\.1 101 Switching Protocols\r\n},
+        'status line HTTP/1.1 101 Switching Protocols');
+    unlike($c->response, qr/^(?:Content-Length|Transfer-Encoding):/mi,
+        'no body framing on 101');
     close_listener($c, 'rfc sample');
 }
 
