@@ -542,6 +542,7 @@ ngx_http_signaller_release(ngx_http_signaller_session_t *s)
 static void
 ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
 {
+    ssize_t                        sent;
     ngx_buf_t                     *b, bufs[3];
     ngx_uint_t                     i, n;
     ngx_chain_t                   *cl, chain[3];
@@ -616,11 +617,30 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
             bufs[n - 1].flush = 1;
         }
 
-        cl = c->send_chain(c, n ? chain : NULL, 0);
+        if (n == 1 && !c->buffered) {
 
-        if (cl == NGX_CHAIN_ERROR) {
-            ngx_http_signaller_gone(s);
-            return;
+            /* the usual case, one run of frames: a plain send() */
+
+            sent = c->send(c, bufs[0].pos, bufs[0].last - bufs[0].pos);
+
+            if (sent == NGX_ERROR) {
+                ngx_http_signaller_gone(s);
+                return;
+            }
+
+            if (sent > 0) {
+                bufs[0].pos += sent;
+            }
+
+            cl = (bufs[0].pos < bufs[0].last) ? chain : NULL;
+
+        } else {
+            cl = c->send_chain(c, n ? chain : NULL, 0);
+
+            if (cl == NGX_CHAIN_ERROR) {
+                ngx_http_signaller_gone(s);
+                return;
+            }
         }
 
         i = 0;
