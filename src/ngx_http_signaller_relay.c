@@ -73,6 +73,8 @@ typedef struct {
 static socklen_t ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
     ngx_pid_t pid);
 static void ngx_http_signaller_relay_accept(ngx_event_t *ev);
+static ngx_connection_t *ngx_http_signaller_relay_connection(
+    ngx_socket_t fd, ngx_pool_t *pool, ngx_log_t *log);
 static void ngx_http_signaller_relay_preamble(ngx_event_t *ev);
 static void ngx_http_signaller_relay_close(ngx_connection_t *c);
 static void ngx_http_signaller_relay_reply(ngx_event_t *ev);
@@ -251,28 +253,15 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
 
         *log = *ev->log;
 
-        c = ngx_get_connection(fd, log);
+        c = ngx_http_signaller_relay_connection(fd, pool, log);
         if (c == NULL) {
-            ngx_close_socket(fd);
             ngx_destroy_pool(pool);
             continue;
         }
 
-        c->pool = pool;
-        c->log = log;
-        c->read->log = log;
-        c->write->log = log;
-        c->recv = ngx_recv;
-        c->send = ngx_send;
-        c->recv_chain = ngx_recv_chain;
-        c->send_chain = ngx_send_chain;
         c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
-        c->log_error = NGX_ERROR_INFO;
         c->data = a;
-
         c->read->handler = ngx_http_signaller_relay_preamble;
-        c->write->handler = ngx_http_signaller_relay_empty_handler;
-        c->write->ready = 1;
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
                        "signaller: relay connection *%uA", c->number);
@@ -282,6 +271,38 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
         c->read->ready = 1;
         ngx_http_signaller_relay_preamble(c->read);
     }
+}
+
+
+/* a Unix stream between two workers, as nginx sets up a client's */
+
+static ngx_connection_t *
+ngx_http_signaller_relay_connection(ngx_socket_t fd, ngx_pool_t *pool,
+    ngx_log_t *log)
+{
+    ngx_connection_t  *c;
+
+    c = ngx_get_connection(fd, log);
+    if (c == NULL) {
+        ngx_close_socket(fd);
+        return NULL;
+    }
+
+    c->pool = pool;
+    c->log = log;
+    c->read->log = log;
+    c->write->log = log;
+    c->log_error = NGX_ERROR_INFO;
+
+    c->recv = ngx_recv;
+    c->send = ngx_send;
+    c->recv_chain = ngx_recv_chain;
+    c->send_chain = ngx_send_chain;
+
+    c->write->handler = ngx_http_signaller_relay_empty_handler;
+    c->write->ready = 1;
+
+    return c;
 }
 
 
@@ -449,25 +470,13 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
         return NGX_HTTP_NOT_FOUND;
     }
 
-    pc = ngx_get_connection(fd, c->log);
+    pc = ngx_http_signaller_relay_connection(fd, r->pool, c->log);
     if (pc == NULL) {
-        ngx_close_socket(fd);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    pc->pool = r->pool;
-    pc->log_error = NGX_ERROR_INFO;
-    pc->recv = ngx_recv;
-    pc->send = ngx_send;
-    pc->recv_chain = ngx_recv_chain;
-    pc->send_chain = ngx_send_chain;
-    pc->read->log = c->log;
-    pc->write->log = c->log;
     pc->data = rl;
-    pc->write->ready = 1;
-
     pc->read->handler = ngx_http_signaller_relay_reply;
-    pc->write->handler = ngx_http_signaller_relay_empty_handler;
 
     rl->request = r;
     rl->peer = pc;
