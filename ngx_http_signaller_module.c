@@ -707,10 +707,12 @@ ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_signaller_loc_conf_t *slcf = conf;
 
-    u_char               errstr[NGX_MAX_CONF_ERRSTR];
-    ngx_str_t           *value;
-    ngx_regex_elt_t     *re;
-    ngx_regex_compile_t  rc;
+    ngx_str_t            *value;
+#if (NGX_PCRE)
+    u_char                errstr[NGX_MAX_CONF_ERRSTR];
+    ngx_regex_elt_t      *re;
+    ngx_regex_compile_t   rc;
+#endif
 
     value = cf->args->elts;
 
@@ -734,6 +736,8 @@ ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (value[1].len == 0) {
         return "has an empty regular expression";
     }
+
+#if (NGX_PCRE)
 
     if (slcf->origins == NGX_CONF_UNSET_PTR) {
         slcf->origins = ngx_array_create(cf->pool, 2,
@@ -764,6 +768,12 @@ ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     re->name = value[1].data;
 
     return NGX_CONF_OK;
+
+#else
+
+    return "with a regular expression requires PCRE library";
+
+#endif
 }
 
 

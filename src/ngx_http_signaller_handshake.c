@@ -208,6 +208,8 @@ ngx_http_signaller_check_origin(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+#if (NGX_PCRE)
+
     if (slcf->origins) {
         if (origin == NULL) {
             return NGX_DECLINED;
@@ -216,6 +218,8 @@ ngx_http_signaller_check_origin(ngx_http_request_t *r,
         return ngx_regex_exec_array(slcf->origins, &origin->value,
                                     r->connection->log);
     }
+
+#endif
 
     if (origin == NULL) {
         return NGX_OK;
