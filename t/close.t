@@ -331,7 +331,7 @@ for my $layout ($t->layouts) {
         close_is($c, 4001, 'Pipe Timeout', "$n: connector gets 4001",
             timeout => 3);
         cmp_ok($dt, '>=', 0.85, "$n: not before the timeout ($dt s)");
-        cmp_ok($dt, '<=', 2.5, "$n: within timeout + 1.5 s");
+        cmp_ok($dt, '<=', scaled(2.5), "$n: within timeout + 1.5 s");
         cmp_ok(time - $t0, '>=', 1.3, "$n: counted from pairing, not listen");
     }
 }
@@ -345,7 +345,8 @@ for my $layout ($t->layouts) {
     close_is($l, 4000, 'Listen Timeout', 'listen timeout: 4000', timeout => 3);
     my $dt = time - $t0;
     cmp_ok($dt, '>=', 0.85, "listen timeout not early ($dt s)");
-    cmp_ok($dt, '<=', 2.5, 'listen timeout within timeout + 1.5 s');
+    cmp_ok($dt, '<=', scaled(2.5),
+        'listen timeout within timeout + 1.5 s');
     is($t->ws("/lt/connect/$h")->status, 404, 'handle gone after timeout');
     my $l2 = $t->ws("/lt/listen/$h");
     is($l2->status, 101, 'handle free after the listen timeout');

@@ -108,13 +108,13 @@ sub connect_status {
     my ($st, $dt) = connect_status($lv[0]{handle});
     is($st, 404, sprintf('connector right after the kill: 404 (%.3f s)',
         $dt));
-    cmp_ok($dt, '<', 1, 'no hang');
+    cmp_ok($dt, '<', scaled(1), 'no hang');
 
     # the other peer of each pipe that crossed into the dead worker
-    my $at = close_by($a_c, 4003, 'Peer Gone', $t0 + 2,
+    my $at = close_by($a_c, 4003, 'Peer Gone', $t0 + scaled(2),
         "listener's worker killed: connector gets 4003 within 2 s");
     note(sprintf '4003 to the connector after %.3f s', $at - $t0) if $at;
-    $at = close_by($b_l, 4003, 'Peer Gone', $t0 + 2,
+    $at = close_by($b_l, 4003, 'Peer Gone', $t0 + scaled(2),
         "connector's worker killed: listener gets 4003 within 2 s");
     note(sprintf '4003 to the listener after %.3f s', $at - $t0) if $at;
 
@@ -131,7 +131,7 @@ sub connect_status {
     sleep 0.05 while time < $t0 + 1.5;
     ($st, $dt) = connect_status($lv[1]{handle});
     is($st, 404, 'connector 1.5 s after the kill: 404');
-    cmp_ok($dt, '<', 1, 'no hang');
+    cmp_ok($dt, '<', scaled(1), 'no hang');
 
     my $again = $t->ws("/listen/$lv[2]{handle}");
     is($again->status, 101, "dead worker's handle is free for a new "
@@ -170,11 +170,11 @@ sub connect_status {
         sub { $_[0]{waiting} == 1 }, 3);
     is($w->{waiting}, 1, 'sweep: waiting drops to the 1 live listener '
         . 'without any lookup');
-    cmp_ok($wt, '<=', 1.5, sprintf('... within 1.5 s (%.2f s)', $wt));
+    cmp_ok($wt, '<=', scaled(1.5), sprintf('... within 1.5 s (%.2f s)', $wt));
 
     my ($st, $dt) = connect_status($lv[0]{handle});
     is($st, 404, 'connector after the sweep: 404');
-    cmp_ok($dt, '<', 1, 'no hang');
+    cmp_ok($dt, '<', scaled(1), 'no hang');
 
     my $c = $t->ws("/connect/$lx->{handle}");
     is($c->status, 101, 'the live listener still pairs');
@@ -190,7 +190,7 @@ sub connect_status {
     $l->send_binary('z' x 60000);
     kill 'KILL', $v;
     my $t0 = time;
-    my $at = close_by($l, 4003, 'Peer Gone', $t0 + 2,
+    my $at = close_by($l, 4003, 'Peer Gone', $t0 + scaled(2),
         'busy crossing pipe: listener gets 4003 within 2 s');
 }
 

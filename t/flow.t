@@ -168,8 +168,9 @@ for my $case (['same', 'connector'], ['cross', 'connector'],
                 $at1 //= $kb if $now - $t0 >= 1;
                 $next_sample = $now + 0.1;
             }
-            last if $now - $last_progress > 3;
-            $stalled_at //= $last_progress if $now - $last_progress > 1.5;
+            last if $now - $last_progress > scaled(3);
+            $stalled_at //= $last_progress
+                if $now - $last_progress > scaled(1.5);
             $sel->can_write(0.05) or next;
             $last_progress = time if writer_pump($w) > 0;
         }
@@ -194,7 +195,7 @@ for my $case (['same', 'connector'], ['cross', 'connector'],
         # now the peer reads everything, the sender writes the rest
         my $r = reader($p);
         my $rsel = IO::Select->new($p->sock);
-        my $deadline = time + 40;
+        my $deadline = time + scaled(40);
         while ($r->{k} < $MSGS && time < $deadline) {
             my $can_w = !writer_done($w);
             my ($rd, $wr) = IO::Select->select($rsel,
@@ -234,21 +235,22 @@ for my $case (['same', 'connector'], ['cross', 'connector'],
         my $t0 = time;
         my $last_progress = $t0;
         my ($close, $blocked);
-        while (time - $t0 < 10) {
+        while (time - $t0 < scaled(10)) {
             my ($rd, $wr) = IO::Select->select($sel,
                 writer_done($w) ? undef : $sel, undef, 0.05);
             # blocked: no write went through for 0.2 s
             $blocked //= $last_progress if time - $last_progress > 0.2;
-            if ($wr && @$wr) {
-                my $n = eval { writer_pump($w) } // 0;
-                $last_progress = time if $n > 0;
-            }
+            # the close first: once it is sent the server drains the input
             if ($rd && @$rd) {
                 my $m = $s->read_message(0.01);
                 if ($m && ($m->{eof} || $m->{opcode} == OP_CLOSE)) {
                     $close = $m;
                     last;
                 }
+            }
+            if ($wr && @$wr) {
+                my $n = eval { writer_pump($w) } // 0;
+                $last_progress = time if $n > 0;
             }
         }
         my $end = time;
@@ -263,7 +265,7 @@ for my $case (['same', 'connector'], ['cross', 'connector'],
             . "%.2f s", $blocked - $t0, $end - $t0) if $ENV{TEST_VERBOSE};
         # the relay's write to the receiver blocks before the sender does
         cmp_ok($end - $t0, '>=', 0.9, "$N not before send_timeout");
-        cmp_ok($end - $blocked, '<=', 1.5,
+        cmp_ok($end - $blocked, '<=', scaled(1.5),
             "$N about 1 s after the relay blocked");
         if ($close && !$close->{eof}) {
             $s->send_close(4003);
@@ -271,7 +273,7 @@ for my $case (['same', 'connector'], ['cross', 'connector'],
         }
         # the receiver's connection is ended: EOF (or reset) once what the
         # kernel holds is read
-        my $deadline = time + 10;
+        my $deadline = time + scaled(10);
         $p->{buf} = '';
         while (time < $deadline) {
             my $r = $p->_fill($deadline);

@@ -83,7 +83,7 @@ EOF
     my $t0 = time;
     my $c = $t->ws("/connect/$h", timeout => 3);
     is($c->status, 404, 'connect to a dead worker\'s handle: 404');
-    cmp_ok(time - $t0, '<', 2, 'no hang');
+    cmp_ok(time - $t0, '<', scaled(2), 'no hang');
     my $l2 = $t->ws("/listen/$h");
     is($l2->status, 101, 'dead worker\'s handle free for a new listener');
     close_listener($l2, 'after kill');

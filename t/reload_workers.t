@@ -362,7 +362,7 @@ if (want(3)) {
     my $dt = time - $l_at;
     ok($m && !$m->{eof} && $m->{opcode} == OP_CLOSE
         && ($m->{code} // 0) == 4000 && $m->{reason} eq 'Listen Timeout'
-        && $dt > 2.3 && $dt < 3.5,
+        && $dt > 2.3 && $dt < scaled(3.5),
         'old listener ends with 4000 "Listen Timeout" at its timeout')
         or diag(sprintf 'got %s after %.2f s', !$m ? 'nothing'
             : $m->{eof} ? 'EOF' : 'close ' . ($m->{code} // '(empty)')
@@ -504,7 +504,7 @@ for my $sig (want(5) ? ('QUIT', 'TERM') : ()) {
     }
     $t->stop;
     my $dt = time - $t0;
-    cmp_ok($dt, '<', 5, sprintf("SIG$sig: nginx exited in %.2f s", $dt));
+    cmp_ok($dt, '<', scaled(5), sprintf("SIG$sig: nginx exited in %.2f s", $dt));
 }
 
 diag(sprintf 'reload_workers.t: %.1f s', time - $t_start);

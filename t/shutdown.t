@@ -41,7 +41,7 @@ for my $sig ('QUIT', 'TERM') {
     }
     $t->stop;
     my $dt = time - $t0;
-    cmp_ok($dt, '<', 5, "SIG$sig: nginx exited in $dt s");
+    cmp_ok($dt, '<', scaled(5), "SIG$sig: nginx exited in $dt s");
 }
 
 # reload: new workers serve signaller locations

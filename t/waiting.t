@@ -41,7 +41,7 @@ EOF
         ok($f && !$f->{eof} && $f->{opcode} == OP_PONG && $f->{payload} eq $p
             && $f->{fin}, 'waiting ping (' . length($p) . ' bytes): pong with '
             . 'the same payload');
-        cmp_ok($dt, '<', 1, 'pong comes at once, not at pairing');
+        cmp_ok($dt, '<', scaled(1), 'pong comes at once, not at pairing');
     }
     $l->send_pong('unsolicited');
     no_frame($l, 0.3, 'unsolicited pong ignored');

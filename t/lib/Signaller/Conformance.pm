@@ -14,7 +14,8 @@ package Signaller::Conformance;
 # or EOF came), ['pong', $p], ['ping', $p], ['close', $code, $reason]
 # ($code undef for an empty close), ['eof'], ['timeout'] (nothing within
 # 3 s), ['no eof ...'] (the server did not close TCP within eof_within, by
-# default 0.3 s, of the close handshake: its close frame sent and, if the
+# default 0.3 s, of the close handshake; both times are multiplied by
+# SIGNALLER_TIME_SCALE: its close frame sent and, if the
 # client had not sent its close yet, answered), ['error', $what].
 # ['pongs', [payloads]] in expected lists: see match_events.
 # In expected lists, ['partial_upto', $opcode, $s] matches a 'partial' whose
@@ -107,10 +108,10 @@ sub collect {
     my @ev;
     my $partial;
     my $closed = 0;
-    my $deadline = time + ($o{timeout} // 3);
+    my $deadline = time + Signaller::Test::Client::scaled($o{timeout} // 3);
     while (1) {
         my $left = $deadline - time;
-        my $f = $c->read_frame($left > 0 ? $left : 0.001);
+        my $f = $c->read_frame_by($left > 0 ? $deadline : time + 0.001);
         unless (defined $f) {
             push @ev, ['partial', $partial->{op}, $partial->{data}]
                 if $partial;
@@ -157,7 +158,8 @@ sub collect {
                 $closed = 1;
                 $c->send_close(length $p >= 2 ? unpack('n', $p) : undef)
                     if $o{reply};
-                $deadline = time + ($o{eof_within} // 0.3);
+                $deadline = time + Signaller::Test::Client::scaled(
+                    $o{eof_within} // 0.3);
             }
             next;
         } else {

@@ -22,6 +22,15 @@ package Signaller::Test;
 #   SIGNALLER_DEBUG   error_log level debug instead of info
 #   SIGNALLER_KEEP    keep the temporary prefix (its path is printed)
 #   SIGNALLER_ALLOW_SKIP  skip (instead of bail out) without nginx/module
+#   SIGNALLER_TIME_SCALE  multiply the harness's deadlines and read timeouts
+#                     (default 1; e.g. 10 with nginx under valgrind); tests
+#                     scale their own time limits with scaled($secs)
+#
+# Workers are found without process titles (under valgrind they stay
+# valgrind's command line): the children of the master pid (nginx runs with
+# daemon off, so the harness knows it) are the workers; a worker still
+# holding a listening socket is a current one, one that closed them (after
+# a reload or during a graceful stop) is shutting down.
 #
 # Placeholders in configurations: %%PORT%% / %%PORT_<n>%% (n = 0..9, %%PORT%%
 # is %%PORT_0%%), %%LISTEN%% / %%LISTEN_<n>%% (the `listen` directive for that
@@ -51,7 +60,7 @@ use Signaller::Test::Client;
 our @EXPORT = qw(
     OP_CONT OP_TEXT OP_BINARY OP_CLOSE OP_PING OP_PONG
     msg_is close_is no_frame eof_is finish_pipe close_listener
-    within
+    within scaled time_scale
 );
 
 use constant {
@@ -65,6 +74,9 @@ my $repo = abs_path(File::Spec->catdir(dirname(abs_path(__FILE__)),
 our $NGINX = $ENV{NGINX} || '/usr/sbin/nginx';
 our $MODULE = $ENV{SIGNALLER_MODULE}
     || "$repo/build/ngx_http_signaller_module.so";
+
+sub scaled { return Signaller::Test::Client::scaled(@_) }
+sub time_scale { return $Signaller::Test::Client::TIME_SCALE }
 
 # a write to a socket the server has closed must fail, not kill the test
 $SIG{PIPE} = 'IGNORE';
@@ -268,9 +280,10 @@ sub run {
         exit 127;
     }
     $self->{pid} = $pid;
+    $self->{retired} = {};
     push @live, $self;
 
-    my $deadline = time + 10;
+    my $deadline = time + scaled(10);
     my @ports = grep { defined } @{$self->{ports}};
     @ports = ($self->port) unless @ports;
     for my $port (@ports) {
@@ -294,35 +307,79 @@ sub run {
 
 sub master_pid { $_[0]{pid} }
 
-# Worker processes: list of [pid, args].
+# Children of the master (its workers, current and shutting down; zombies
+# left out), ascending pids. No process titles: see the top of the file.
 sub _children {
     my ($self) = @_;
     return () unless $self->{pid};
     my @r;
-    for (`ps -o pid=,args= --ppid $self->{pid} 2>/dev/null`) {
-        push @r, [$1, $2] if /^\s*(\d+)\s+(.*?)\s*$/;
+    for (`ps -o pid=,stat= --ppid $self->{pid} 2>/dev/null`) {
+        push @r, $1 if /^\s*(\d+)\s+(\S+)/ && $2 !~ /^[ZX]/;
     }
-    return @r;
+    return sort { $a <=> $b } @r;
 }
 
-# pids of current (not shutting down) workers
+# inodes of the TCP sockets in LISTEN state
+sub _listen_inodes {
+    my %ino;
+    for my $f ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $f or next;
+        while (my $line = <$fh>) {    # not $_: callers' grep aliases it
+            my @x = split ' ', $line;
+            # sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+            $ino{$x[9]} = 1 if @x > 9 && $x[3] eq '0A';
+        }
+    }
+    return \%ino;
+}
+
+# A current worker: holds a listening socket (a worker that is shutting
+# down has closed them) and has finished its initialisation (the modules'
+# init_process): the last step of that adds the worker's channel socket to
+# its epoll instance, so its epoll watches a socket that does not listen.
+# (Before that a worker is what its title "nginx: master process" said:
+# not a worker yet.) undef if /proc cannot tell.
+sub _current {
+    my ($pid, $ino) = @_;
+    opendir my $d, "/proc/$pid/fd" or return undef;
+    my ($listens, @epoll);
+    for my $fd (readdir $d) {
+        my $l = readlink "/proc/$pid/fd/$fd" // next;
+        $listens = 1 if $l =~ /^socket:\[(\d+)\]$/ && $ino->{$1};
+        push @epoll, $fd if $l eq 'anon_inode:[eventpoll]';
+    }
+    return 0 unless $listens;
+    for my $fd (@epoll) {
+        open my $fh, '<', "/proc/$pid/fdinfo/$fd" or next;
+        while (my $line = <$fh>) {
+            next unless $line =~ /^tfd:\s*(\d+)/;
+            my $l = readlink "/proc/$pid/fd/$1" // next;
+            return 1 if $l =~ /^socket:\[(\d+)\]$/ && !$ino->{$1};
+        }
+    }
+    return 0;
+}
+
+# pids of current (not shutting down) workers: children of the master that
+# are current (above) and were not current before a reload() (retired)
 sub worker_pids {
     my ($self) = @_;
-    return map { $_->[0] }
-        grep { $_->[1] =~ /worker process$/ } $self->_children;
+    my $ino = _listen_inodes();
+    my $retired = $self->{retired} // {};
+    return grep { !$retired->{$_} && (_current($_, $ino) // 1) }
+        $self->_children;
 }
 
 # pids of all workers, shutting-down ones included
 sub all_worker_pids {
     my ($self) = @_;
-    return map { $_->[0] }
-        grep { $_->[1] =~ /worker process/ } $self->_children;
+    return $self->_children;
 }
 
 sub wait_workers {
     my ($self, $n, %o) = @_;
     my %old = map { $_ => 1 } @{$o{old} // []};
-    my $deadline = time + ($o{timeout} // 10);
+    my $deadline = time + scaled($o{timeout} // 10);
     while (time < $deadline) {
         my @w = grep { !$old{$_} } $self->worker_pids;
         return @w if @w >= $n;
@@ -348,14 +405,14 @@ sub reload {
         $self->{conf_opts}{workers} // $self->{workers}, old => \@old);
     return unless @new;
     # old workers: wait until they have exited or closed their listening
-    # sockets (their title says "shutting down" right before that)
+    # sockets; from now on they are never current again
     my %old = map { $_ => 1 } @old;
-    my $deadline = time + 5;
+    my $deadline = time + scaled(5);
     while (time < $deadline) {
-        last unless grep { $old{$_->[0]} && $_->[1] =~ /worker process$/ }
-            $self->_children;
+        last unless grep { $old{$_} } $self->worker_pids;
         sleep 0.02;
     }
+    $self->{retired}{$_} = 1 for @old;
     sleep 0.05;
     return @new;
 }
@@ -376,7 +433,7 @@ sub _kill_master {
     my @workers = $self->all_worker_pids;
     for my $s ($sig, 'TERM', 'KILL') {
         kill $s, $pid;
-        my $deadline = time + ($s eq $sig ? $timeout : 5);
+        my $deadline = time + scaled($s eq $sig ? $timeout : 5);
         while (time < $deadline) {
             if (waitpid($pid, WNOHANG) == $pid) {
                 $self->{pid} = undef;
@@ -631,7 +688,7 @@ sub close_is {
         $c->send_close(defined $m->{code} ? $m->{code} : undef);
     }
     if ($o{eof} // 1) {
-        my $eof = $c->wait_eof(3);
+        my $eof = $c->wait_eof(3);    # scaled by the client
         $tb->ok($eof, "$name: server closes TCP");
     }
     return $ok;

@@ -42,7 +42,7 @@ sub status {
     $c->send_raw("GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         . "Connection: close\r\n\r\n");
     my $data = '';
-    my $deadline = time + 3;
+    my $deadline = time + Signaller::Test::Client::scaled(3);
     my $sel = IO::Select->new($c->sock);
     while (time < $deadline) {
         last unless $sel->can_read($deadline - time);
@@ -73,7 +73,7 @@ sub status_line {
 sub wait_status {
     my ($t, $zone, $cond, $timeout, %o) = @_;
     my $t0 = time;
-    my $deadline = $t0 + ($timeout // 3);
+    my $deadline = $t0 + Signaller::Test::Client::scaled($timeout // 3);
     my $s;
     while (1) {
         $s = status($t, %o)->{$zone};
@@ -209,10 +209,11 @@ sub queue {
 }
 
 # select() loop over all clients until $done->() is true or $timeout
-# seconds pass; returns $done->()'s last value.
+# seconds (scaled by SIGNALLER_TIME_SCALE) pass; returns $done->()'s last
+# value.
 sub pump {
     my ($self, $done, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
+    my $deadline = time + Signaller::Test::Client::scaled($timeout // 10);
     while (1) {
         my $r = $done->();
         return $r if $r;

@@ -17,11 +17,21 @@ use Time::HiRes qw(time);
 
 use constant GUID => '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+# SIGNALLER_TIME_SCALE (default 1) multiplies every timeout and deadline of
+# the harness (nginx under valgrind runs some 20 times slower). Timeouts
+# given to this class's methods are in unscaled seconds; scaled() converts.
+our $TIME_SCALE = do {
+    my $v = $ENV{SIGNALLER_TIME_SCALE};
+    defined $v && $v =~ /^\s*(\d+(?:\.\d*)?|\.\d+)\s*$/ && $1 > 0 ? $1 + 0 : 1;
+};
+
+sub scaled { return $_[0] * $TIME_SCALE }
+
 sub new {
     my ($class, %o) = @_;
     my $s = IO::Socket::INET->new(
         PeerAddr => '127.0.0.1', PeerPort => $o{port}, Proto => 'tcp',
-        Timeout => 5,
+        Timeout => scaled(5),
     ) or die "connect 127.0.0.1:$o{port}: $@\n";
     setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1);
     $s->blocking(0);
@@ -62,7 +72,7 @@ sub random_key { encode_base64(join('', map { chr int rand 256 } 1 .. 16), '') }
 
 sub send_raw {
     my ($self, $data, $timeout) = @_;
-    my $deadline = time + ($timeout // 10);
+    my $deadline = time + scaled($timeout // 10);
     my $sel = IO::Select->new($self->{sock});
     my $off = 0;
     while ($off < length $data) {
@@ -125,7 +135,7 @@ sub shutdown_write {
 # Wait for TCP EOF (discarding data); 1 on EOF, 0 on timeout.
 sub wait_eof {
     my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
+    my $deadline = time + scaled($timeout // $self->{timeout});
     while (1) {
         $self->{buf} = '';
         my $r = $self->_fill($deadline);
@@ -173,7 +183,7 @@ sub _read_body {
 sub probe_pid {
     my ($self) = @_;
     $self->send_raw("GET /_pid HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-    my $deadline = time + $self->{timeout};
+    my $deadline = time + scaled($self->{timeout});
     my $head = $self->_read_head($deadline) // return undef;
     my ($st, $h) = $self->_parse_head($head);
     my $body = $self->_read_body($h, $deadline);
@@ -217,7 +227,7 @@ sub handshake {
     my $req = defined $o{raw} ? $o{raw} : $self->request_bytes($path, %o);
     $req .= $o{pipeline} if defined $o{pipeline};
     $self->send_raw($req);
-    my $deadline = time + ($o{timeout} // $self->{timeout});
+    my $deadline = time + scaled($o{timeout} // $self->{timeout});
     my $head = $self->_read_head($deadline);
     unless (defined $head) {
         $self->{status} = undef;
@@ -308,7 +318,12 @@ sub send_fragments {
 # on EOF; undef on timeout. A masked server frame fails the test.
 sub read_frame {
     my ($self, $timeout) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
+    return $self->read_frame_by(time + scaled($timeout // $self->{timeout}));
+}
+
+# read_frame with an absolute deadline (time() value, not scaled).
+sub read_frame_by {
+    my ($self, $deadline) = @_;
     while (1) {
         my $f = $self->_parse_frame;
         return $f if $f;
@@ -362,9 +377,9 @@ sub _parse_frame {
 # control => 1. {eof => 1} on EOF, undef on timeout.
 sub read_message {
     my ($self, $timeout, %o) = @_;
-    my $deadline = time + ($timeout // $self->{timeout});
+    my $deadline = time + scaled($timeout // $self->{timeout});
     while (1) {
-        my $f = $self->read_frame($deadline - time);
+        my $f = $self->read_frame_by($deadline);
         return $f if !defined $f || $f->{eof};
         my $op = $f->{opcode};
         if ($op == 9 || $op == 10) {
