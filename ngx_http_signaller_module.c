@@ -321,6 +321,10 @@ ngx_http_signaller_takeover(ngx_http_request_t *r,
     ngx_http_set_ctx(r, s, ngx_http_signaller_module);
 
     if (ngx_http_signaller_send_accept(r, key) == NGX_ERROR) {
+        if (l) {
+            ngx_http_signaller_session_relist(l);
+        }
+
         return NGX_ERROR;
     }
 

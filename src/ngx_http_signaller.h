@@ -245,6 +245,7 @@ ngx_http_signaller_session_t *ngx_http_signaller_session_create(
     ngx_http_signaller_loc_conf_t *slcf);
 void ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
     ngx_str_t *handle, uint64_t id);
+void ngx_http_signaller_session_relist(ngx_http_signaller_session_t *l);
 ngx_http_signaller_session_t *ngx_http_signaller_session_find(uint64_t id);
 void ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
     ngx_http_signaller_session_t *listener, u_char *data, size_t len);

@@ -120,6 +120,29 @@ ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
 }
 
 
+/*
+ * A connector took this listener's entry but could not be answered: the
+ * listener goes back into the table, as a failed /connect must leave it.
+ */
+
+void
+ngx_http_signaller_session_relist(ngx_http_signaller_session_t *l)
+{
+    uint64_t  id;
+
+    if (ngx_http_signaller_table_insert(l->zone, &l->handle, &id) != NGX_OK) {
+        ngx_http_signaller_close(l, NGX_HTTP_SIGNALLER_INTERNAL_ERROR, 0);
+        return;
+    }
+
+    ngx_rbtree_delete(&ngx_http_signaller_waiting, &l->node);
+
+    l->id = id;
+    l->node.key = (ngx_rbtree_key_t) id;
+    ngx_rbtree_insert(&ngx_http_signaller_waiting, &l->node);
+}
+
+
 ngx_http_signaller_session_t *
 ngx_http_signaller_session_find(uint64_t id)
 {
