@@ -44,6 +44,8 @@ static void ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_http_signaller_worker_t *w);
 static void ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_http_signaller_node_t *node);
+static void ngx_http_signaller_free_entries(
+    ngx_http_signaller_zone_ctx_t *ctx, ngx_http_signaller_worker_t *w);
 static ngx_uint_t ngx_http_signaller_count(ngx_queue_t *list);
 
 
@@ -189,6 +191,7 @@ ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
 void
 ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone)
 {
+    ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
@@ -197,11 +200,18 @@ ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone)
         return;
     }
 
+    w = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
+
+    /*
+     * The record itself stays, marked, until a sweep finds the pid gone:
+     * a worker still relaying from this one must learn that it left on
+     * purpose, not that it crashed.
+     */
+
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    ngx_http_signaller_purge(ctx, ngx_queue_data(ctx->self,
-                                                 ngx_http_signaller_worker_t,
-                                                 queue));
+    ngx_http_signaller_free_entries(ctx, w);
+    w->exiting = 1;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -231,9 +241,12 @@ ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone)
 
         if (w->pid != ngx_pid && kill(w->pid, 0) == -1 && ngx_errno == ESRCH)
         {
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "signaller: purging entries of exited worker %P",
-                          w->pid);
+            if (!w->exiting) {
+                ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                              "signaller: purging entries of worker %P, "
+                              "which died", w->pid);
+            }
+
             ngx_http_signaller_purge(ctx, w);
         }
     }
@@ -246,6 +259,17 @@ static void
 ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_http_signaller_worker_t *w)
 {
+    ngx_http_signaller_free_entries(ctx, w);
+
+    ngx_queue_remove(&w->queue);
+    ngx_slab_free_locked(ctx->shpool, w);
+}
+
+
+static void
+ngx_http_signaller_free_entries(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_http_signaller_worker_t *w)
+{
     ngx_queue_t                *q;
     ngx_http_signaller_node_t  *node;
 
@@ -254,9 +278,6 @@ ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
         node = ngx_queue_data(q, ngx_http_signaller_node_t, queue);
         ngx_http_signaller_free_node(ctx, node);
     }
-
-    ngx_queue_remove(&w->queue);
-    ngx_slab_free_locked(ctx->shpool, w);
 }
 
 
@@ -504,8 +525,9 @@ ngx_http_signaller_zone_leaving(ngx_shm_zone_t *zone)
 
 
 /*
- * Whether worker "pid" left on purpose (shut down, or gone from the zone
- * after its exit); a crashed worker is still listed, and not exiting.
+ * Whether worker "pid" left on purpose: it marked its record when it began
+ * to shut down or exited.  A crashed worker's record is not marked, or is
+ * already purged.
  */
 
 ngx_uint_t
@@ -517,7 +539,7 @@ ngx_http_signaller_zone_left(ngx_shm_zone_t *zone, ngx_pid_t pid)
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
-    left = 1;
+    left = 0;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -559,11 +581,14 @@ ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
 }
 
 
+/* the workers that use the zone, not those that are shutting down */
+
 static ngx_uint_t
 ngx_http_signaller_count(ngx_queue_t *list)
 {
-    ngx_uint_t    n;
-    ngx_queue_t  *q;
+    ngx_uint_t                    n;
+    ngx_queue_t                  *q;
+    ngx_http_signaller_worker_t  *w;
 
     n = 0;
 
@@ -571,7 +596,8 @@ ngx_http_signaller_count(ngx_queue_t *list)
          q != ngx_queue_sentinel(list);
          q = ngx_queue_next(q))
     {
-        n++;
+        w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
+        n += !w->exiting;
     }
 
     return n;

@@ -117,6 +117,10 @@ my $done = $mux->pump(sub {
             && !$c[$i]{close};
         return 0 if @{$l[$i]{msgs}} < @{$to_l[$i]} && !$l[$i]{eof}
             && !$l[$i]{close};
+        # the pongs to the pings between fragments may come after the data
+        return 0 unless grep({ $_ eq "lp$i" } @{$l[$i]{pongs}})
+            && grep({ $_ eq "cp$i" } @{$c[$i]{pongs}})
+            || $c[$i]{eof} || $l[$i]{eof};
     }
     return 1;
 }, 30);
