@@ -46,7 +46,8 @@ static void ngx_http_signaller_cleanup(void *data);
 static void ngx_http_signaller_timer_handler(ngx_event_t *ev);
 static ngx_http_signaller_buf_t *ngx_http_signaller_buf_get(void);
 static void ngx_http_signaller_buf_put(ngx_http_signaller_buf_t *b);
-static void ngx_http_signaller_release(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_buf_reset(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_buf_idle(ngx_http_signaller_session_t *s);
 
 
 #define NGX_HTTP_SIGNALLER_FREE_BUFS  64
@@ -187,7 +188,7 @@ ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
             return;
         }
 
-        ngx_http_signaller_release(s);
+        ngx_http_signaller_buf_reset(s);
         s->last = ngx_cpymem(s->pos, data, len);
     }
 
@@ -298,10 +299,7 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
         s->last += n;
     }
 
-    if (s->in && s->out_pos == s->out_last && s->pos == s->last) {
-        ngx_http_signaller_buf_put(s->in);
-        s->in = NULL;
-    }
+    ngx_http_signaller_buf_idle(s);
 
     if (s->peer) {
         ngx_http_signaller_flush(s->peer);
@@ -482,7 +480,7 @@ ngx_http_signaller_room(ngx_http_signaller_session_t *s)
             return NGX_ERROR;
         }
 
-        ngx_http_signaller_release(s);
+        ngx_http_signaller_buf_reset(s);
         return NGX_OK;
     }
 
@@ -548,12 +546,28 @@ ngx_http_signaller_compact(ngx_http_signaller_session_t *s)
 
 
 static void
-ngx_http_signaller_release(ngx_http_signaller_session_t *s)
+ngx_http_signaller_buf_reset(ngx_http_signaller_session_t *s)
 {
     s->out_pos = s->in->start;
     s->out_last = s->in->start;
     s->pos = s->in->start + NGX_HTTP_SIGNALLER_HEADROOM;
     s->last = s->pos;
+}
+
+
+/*
+ * A session whose frames have all been sent and whose input is all parsed
+ * needs no buffer: between messages, and while a listener waits, it holds
+ * none.
+ */
+
+static void
+ngx_http_signaller_buf_idle(ngx_http_signaller_session_t *s)
+{
+    if (s->in && s->out_pos == s->out_last && s->pos == s->last) {
+        ngx_http_signaller_buf_put(s->in);
+        s->in = NULL;
+    }
 }
 
 
@@ -694,6 +708,9 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
         if (p->blocked) {
             p->blocked = 0;
             ngx_post_event(p->connection->read, &ngx_posted_events);
+
+        } else {
+            ngx_http_signaller_buf_idle(p);
         }
     }
 
@@ -911,7 +928,7 @@ ngx_http_signaller_handover(ngx_http_signaller_session_t *from,
 
     } else {
         ngx_memcpy(b->start + NGX_HTTP_SIGNALLER_HEADROOM, from->pos, n);
-        ngx_http_signaller_release(from);
+        ngx_http_signaller_buf_reset(from);
         from->last += n;
     }
 
