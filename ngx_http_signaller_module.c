@@ -538,7 +538,9 @@ ngx_http_signaller_exiting(void)
     ngx_shm_zone_t                 **zones;
     ngx_http_signaller_main_conf_t  *smcf;
 
-    smcf = ngx_http_signaller_sweep.data;
+    smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_signaller_module);
+
     zones = smcf->zones.elts;
     reload = 0;
 
