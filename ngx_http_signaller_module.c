@@ -152,10 +152,10 @@ static ngx_event_handler_pt  ngx_http_signaller_request_handler;
 static ngx_int_t
 ngx_http_signaller_handler(ngx_http_request_t *r)
 {
-    uint64_t                        id;
     ngx_int_t                       rc;
     ngx_str_t                       handle, key;
     ngx_uint_t                      listen;
+    ngx_http_signaller_id_t         id;
     ngx_http_signaller_entry_t      entry;
     ngx_http_signaller_session_t   *s, *l;
     ngx_http_signaller_loc_conf_t  *slcf;
@@ -193,32 +193,34 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         s = ngx_http_signaller_session_create(r->connection->pool,
                                               r->connection, slcf);
         if (s == NULL) {
-            ngx_http_signaller_table_delete(slcf->shm_zone, &handle, id);
+            ngx_http_signaller_table_delete(slcf->shm_zone, &handle, &id);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_http_signaller_session_listen(s, &handle, id);
+        ngx_http_signaller_session_listen(s, &handle, &id);
 
         return ngx_http_signaller_takeover(r, s, NULL, &key);
     }
 
-    if (ngx_http_signaller_table_take(slcf->shm_zone, &handle, &entry)
+    if (ngx_http_signaller_table_find(slcf->shm_zone, &handle, &entry)
         != NGX_OK)
     {
         return NGX_HTTP_NOT_FOUND;
     }
 
-    if (entry.pid != ngx_pid) {
-        return ngx_http_signaller_relay_connect(r, &entry, &key);
+    if (entry.worker.pid != ngx_pid) {
+        return ngx_http_signaller_relay_connect(r, &entry, &handle, &key);
     }
 
-    l = ngx_http_signaller_session_find(entry.id);
-    if (l == NULL) {
+    l = ngx_http_signaller_session_find(&entry.id);
+    if (l == NULL || !l->waiting || l->closing) {
         return NGX_HTTP_NOT_FOUND;
     }
 
+    /* a pair keeps the limits of the listener's location */
+
     s = ngx_http_signaller_session_create(r->connection->pool,
-                                          r->connection, slcf);
+                                          r->connection, l->conf);
     if (s == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -309,9 +311,6 @@ ngx_http_signaller_takeover(ngx_http_request_t *r,
     ngx_http_signaller_session_t *s, ngx_http_signaller_session_t *l,
     ngx_str_t *key)
 {
-    u_char                    *pos;
-    size_t                     len;
-    ngx_buf_t                 *b;
     ngx_connection_t          *c;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -320,11 +319,9 @@ ngx_http_signaller_takeover(ngx_http_request_t *r,
     s->request = r;
     ngx_http_set_ctx(r, s, ngx_http_signaller_module);
 
-    if (ngx_http_signaller_send_accept(r, key) == NGX_ERROR) {
-        if (l) {
-            ngx_http_signaller_session_relist(l);
-        }
+    /* a listener is paired, and leaves the table, only once this is out */
 
+    if (ngx_http_signaller_send_accept(r, key) == NGX_ERROR) {
         return NGX_ERROR;
     }
 
@@ -338,14 +335,7 @@ ngx_http_signaller_takeover(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    /* frames the client sent right behind its request */
-
-    b = r->header_in;
-    pos = b->pos;
-    len = b->last - b->pos;
-    b->pos = b->last;
-
-    ngx_http_signaller_session_start(s, l, pos, len);
+    ngx_http_signaller_session_start(s, l, r->header_in);
 
     /*
      * The request is released once this handler has returned, unless
@@ -843,16 +833,17 @@ ngx_http_signaller_init_process(ngx_cycle_t *cycle)
 
     ngx_http_signaller_sessions_init();
 
+    /* the record each zone gets holds the relay socket's name */
+
+    ngx_http_signaller_ident_init();
+    ngx_http_signaller_relay_init(cycle);
+
     zones = smcf->zones.elts;
 
     for (i = 0; i < smcf->zones.nelts; i++) {
         if (ngx_http_signaller_zone_register(zones[i]) != NGX_OK) {
             return NGX_ERROR;
         }
-    }
-
-    if (ngx_http_signaller_relay_init(cycle) != NGX_OK) {
-        return NGX_ERROR;
     }
 
     ngx_http_signaller_sweep.handler = ngx_http_signaller_sweep_handler;

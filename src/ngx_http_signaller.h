@@ -13,7 +13,15 @@
 #include <ngx_http.h>
 
 
+#define NGX_HTTP_SIGNALLER_HANDLE_MIN      3
 #define NGX_HTTP_SIGNALLER_HANDLE_MAX      63
+
+/* random identifiers: relay socket names, listener ids */
+#define NGX_HTTP_SIGNALLER_ID_LEN          16
+
+/* magic, version, handle length, listener id, handle */
+#define NGX_HTTP_SIGNALLER_PREAMBLE_MAX                                     \
+    (4 + 1 + 1 + NGX_HTTP_SIGNALLER_ID_LEN + NGX_HTTP_SIGNALLER_HANDLE_MAX)
 
 #define NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED  426
 
@@ -48,8 +56,6 @@ typedef struct {
     ngx_rbtree_t                     rbtree;
     ngx_rbtree_node_t                sentinel;
     ngx_queue_t                      workers;
-    uint64_t                         next_id;
-    uint64_t                         token;
     ngx_uint_t                       entries;
     ngx_uint_t                       generation;  /* configuration loads */
 } ngx_http_signaller_shctx_t;
@@ -88,12 +94,36 @@ typedef struct {
 } ngx_http_signaller_main_conf_t;
 
 
+typedef struct {
+    u_char                           data[NGX_HTTP_SIGNALLER_ID_LEN];
+} ngx_http_signaller_id_t;
+
+
+/*
+ * A worker as the zone records it: what tells it from any other process,
+ * a later one with the same pid included, and where it can be reached.
+ */
+typedef struct {
+    ngx_pid_t                        pid;       /* in our pid namespace */
+    ngx_pid_t                        proc_pid;  /* in /proc's; 0: unknown */
+    uid_t                            uid;
+    uint64_t                         start;     /* since boot; 0: unknown */
+    ngx_http_signaller_id_t          name;      /* of its relay socket */
+    ngx_uint_t                       reachable; /* it has one */
+} ngx_http_signaller_ident_t;
+
+
 /* what a lookup in the pairing table found */
 typedef struct {
-    ngx_pid_t                        pid;
-    uint64_t                         id;
-    uint64_t                         token;
+    ngx_http_signaller_ident_t       worker;
+    ngx_http_signaller_id_t          id;
 } ngx_http_signaller_entry_t;
+
+
+typedef struct {
+    ngx_http_signaller_id_t          id;
+    ngx_str_t                        handle;  /* points into the input */
+} ngx_http_signaller_preamble_t;
 
 
 typedef struct ngx_http_signaller_buf_s  ngx_http_signaller_buf_t;
@@ -123,7 +153,7 @@ typedef struct {
 typedef struct ngx_http_signaller_session_s  ngx_http_signaller_session_t;
 
 struct ngx_http_signaller_session_s {
-    ngx_rbtree_node_t                node;    /* key: id, while waiting */
+    ngx_rbtree_node_t                node;    /* by id, while waiting */
     ngx_queue_t                      queue;   /* all sessions of a worker */
 
     ngx_connection_t                *connection;
@@ -135,10 +165,14 @@ struct ngx_http_signaller_session_s {
     ngx_str_t                        handle;
     u_char                           handle_data[
                                          NGX_HTTP_SIGNALLER_HANDLE_MAX];
-    uint64_t                         id;
+    ngx_http_signaller_id_t          id;
     ngx_pid_t                        relay_pid;   /* the connector's worker */
 
     ngx_event_t                      timer;
+
+    /* what the client sent behind its request, read before the socket */
+    ngx_http_signaller_buf_t        *early;
+    u_char                          *early_pos;
 
     /* input from the client and its rewritten frames for the peer */
     ngx_http_signaller_buf_t        *in;
@@ -203,6 +237,26 @@ ngx_str_t *ngx_http_signaller_reason(ngx_uint_t code);
 ngx_int_t ngx_http_signaller_utf8(uint32_t *state, u_char *p, size_t len);
 
 
+/* ngx_http_signaller_ident.c */
+
+ngx_int_t ngx_http_signaller_random(void *buf, size_t len);
+void ngx_http_signaller_ident_init(void);
+ngx_uint_t ngx_http_signaller_ident_alive(ngx_http_signaller_ident_t *w);
+ngx_int_t ngx_http_signaller_ident_peer(ngx_socket_t fd, struct ucred *cred);
+ngx_uint_t ngx_http_signaller_ident_match(struct ucred *cred,
+    ngx_http_signaller_ident_t *w);
+
+extern ngx_http_signaller_ident_t  ngx_http_signaller_self;
+
+
+/* ngx_http_signaller_preamble.c */
+
+u_char *ngx_http_signaller_preamble_write(u_char *p,
+    ngx_http_signaller_id_t *id, ngx_str_t *handle);
+ngx_int_t ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
+    ngx_http_signaller_preamble_t *pre);
+
+
 /* ngx_http_signaller_handshake.c */
 
 ngx_int_t ngx_http_signaller_check_request(ngx_http_request_t *r,
@@ -221,12 +275,15 @@ ngx_int_t ngx_http_signaller_zone_register(ngx_shm_zone_t *zone);
 void ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone);
 void ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone);
 ngx_int_t ngx_http_signaller_table_insert(ngx_shm_zone_t *zone,
-    ngx_str_t *handle, uint64_t *id);
-ngx_int_t ngx_http_signaller_table_take(ngx_shm_zone_t *zone,
+    ngx_str_t *handle, ngx_http_signaller_id_t *id);
+ngx_int_t ngx_http_signaller_table_find(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_http_signaller_entry_t *entry);
 void ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,
-    ngx_str_t *handle, uint64_t id);
-uint64_t ngx_http_signaller_zone_token(ngx_shm_zone_t *zone);
+    ngx_str_t *handle, ngx_http_signaller_id_t *id);
+ngx_uint_t ngx_http_signaller_zone_gone(ngx_shm_zone_t *zone,
+    ngx_http_signaller_ident_t *w);
+ngx_int_t ngx_http_signaller_zone_worker(ngx_shm_zone_t *zone,
+    ngx_pid_t pid, ngx_http_signaller_ident_t *ident);
 ngx_uint_t ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone);
 void ngx_http_signaller_zone_retire(ngx_cycle_t *cycle);
 void ngx_http_signaller_zone_leaving(ngx_shm_zone_t *zone);
@@ -244,11 +301,11 @@ ngx_http_signaller_session_t *ngx_http_signaller_session_create(
     ngx_pool_t *pool, ngx_connection_t *c,
     ngx_http_signaller_loc_conf_t *slcf);
 void ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
-    ngx_str_t *handle, uint64_t id);
-void ngx_http_signaller_session_relist(ngx_http_signaller_session_t *l);
-ngx_http_signaller_session_t *ngx_http_signaller_session_find(uint64_t id);
+    ngx_str_t *handle, ngx_http_signaller_id_t *id);
+ngx_http_signaller_session_t *ngx_http_signaller_session_find(
+    ngx_http_signaller_id_t *id);
 void ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
-    ngx_http_signaller_session_t *listener, u_char *data, size_t len);
+    ngx_http_signaller_session_t *listener, ngx_buf_t *early);
 void ngx_http_signaller_session_read(ngx_http_signaller_session_t *s);
 void ngx_http_signaller_session_write(ngx_http_signaller_session_t *s);
 void ngx_http_signaller_session_read_event(ngx_event_t *ev);
@@ -257,10 +314,10 @@ void ngx_http_signaller_session_write_event(ngx_event_t *ev);
 
 /* ngx_http_signaller_relay.c */
 
-ngx_int_t ngx_http_signaller_relay_init(ngx_cycle_t *cycle);
+void ngx_http_signaller_relay_init(ngx_cycle_t *cycle);
 void ngx_http_signaller_relay_exit(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
-    ngx_http_signaller_entry_t *entry, ngx_str_t *key);
+    ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key);
 
 
 /* ngx_http_signaller_module.c */

@@ -6,16 +6,23 @@
 
 /*
  * Pairs that cross workers.  Every worker listens on a Unix stream socket
- * of its own in the abstract namespace, named after its pid, opened in
- * init_process: nothing is inherited at fork, so old and new workers reach
- * each other across reloads.  A connector whose listener lives in another
- * worker ("L") connects there and sends a preamble naming the listener; L
- * answers one byte, 'y' or 'n', before the connector is sent 101 or 404.
- * From then on the connector's worker only splices bytes: the client's
- * masked frames go to L as they are, and L treats the stream exactly like
- * a client connection, so all protocol rules, limits and timeouts are
- * applied in one place, L.  The socket buffers give flow control in both
+ * of its own in the abstract namespace, under a random name it publishes
+ * in its zone record, opened in init_process: nothing is inherited at
+ * fork, so old and new workers reach each other across reloads.  A
+ * connector whose listener lives in another worker ("L") connects there
+ * and sends a preamble naming the listener; L answers one byte, 'y' or
+ * 'n', before the connector is sent 101 or 404, and takes the listener out
+ * of the table only when it has said yes.  From then on the connector's
+ * worker only splices bytes: the client's masked frames go to L as they
+ * are, and L treats the stream exactly like a client connection, so all
+ * protocol rules, limits and timeouts are applied in one place, L, from
+ * L's own configuration.  The socket buffers give flow control in both
  * directions, and no message is ever copied into shared memory.
+ *
+ * Anyone in the network namespace can reach an abstract socket, so both
+ * ends ask the kernel who is at the other one (SO_PEERCRED) before a byte
+ * is read or sent: only a worker recorded in one of this nginx's zones is
+ * admitted, and a connector talks only to the worker the table names.
  *
  * The splicing side follows the server frames it forwards, so that when
  * L goes away without a close frame (a crash), the client can still be
@@ -28,23 +35,21 @@
 #include <sys/un.h>
 
 
-#define NGX_HTTP_SIGNALLER_REPLY_TIMEOUT  5000
+/* a fellow worker sends its preamble at once, and answers at once */
+#define NGX_HTTP_SIGNALLER_PREAMBLE_TIMEOUT  1000
+#define NGX_HTTP_SIGNALLER_REPLY_TIMEOUT     2000
+
+/* relay connections admitted whose preamble has not come yet */
+#define NGX_HTTP_SIGNALLER_PREAMBLES_MAX     64
+
+/* names tried before a worker gives up being reachable */
+#define NGX_HTTP_SIGNALLER_BIND_TRIES        8
 
 
 typedef struct {
-    uint64_t                         token;
-    uint64_t                         id;
-    uint64_t                         max_message_size;
-    uint32_t                         max_messages;
-    uint32_t                         pipe_timeout;
-    uint32_t                         send_timeout;
-    uint32_t                         pid;
-} ngx_http_signaller_preamble_t;
-
-
-typedef struct {
-    ngx_http_signaller_preamble_t    preamble;
+    u_char                           buf[NGX_HTTP_SIGNALLER_PREAMBLE_MAX];
     size_t                           received;
+    ngx_pid_t                        pid;     /* the connector's worker */
 } ngx_http_signaller_accept_t;
 
 
@@ -52,6 +57,7 @@ typedef struct {
     ngx_queue_t                      queue;   /* splices of this worker */
     ngx_http_request_t              *request;
     ngx_connection_t                *peer;
+    ngx_http_signaller_ident_t       worker;  /* L */
     ngx_str_t                        key;
     ngx_buf_t                       *up;      /* client to L */
     ngx_buf_t                       *down;    /* L to client */
@@ -71,12 +77,20 @@ typedef struct {
 
 
 static socklen_t ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
-    ngx_pid_t pid);
+    ngx_http_signaller_id_t *name);
+static ngx_int_t ngx_http_signaller_relay_bind(ngx_socket_t fd,
+    ngx_log_t *log);
 static void ngx_http_signaller_relay_accept(ngx_event_t *ev);
+static ngx_int_t ngx_http_signaller_relay_admit(ngx_socket_t fd,
+    ngx_pid_t *pid, ngx_log_t *log);
 static ngx_connection_t *ngx_http_signaller_relay_connection(
     ngx_socket_t fd, ngx_pool_t *pool, ngx_log_t *log);
 static void ngx_http_signaller_relay_preamble(ngx_event_t *ev);
+static void ngx_http_signaller_relay_answer(ngx_connection_t *c,
+    ngx_http_signaller_preamble_t *pre, ngx_pid_t pid);
 static void ngx_http_signaller_relay_close(ngx_connection_t *c);
+static ngx_int_t ngx_http_signaller_relay_reach(ngx_http_request_t *r,
+    ngx_http_signaller_entry_t *entry, ngx_socket_t fd);
 static void ngx_http_signaller_relay_reply(ngx_event_t *ev);
 static void ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl);
 static void ngx_http_signaller_relay_peer_handler(ngx_event_t *ev);
@@ -87,6 +101,8 @@ static void ngx_http_signaller_relay_process(ngx_http_signaller_relay_t *rl);
 static ngx_int_t ngx_http_signaller_relay_pass(ngx_http_signaller_relay_t *rl,
     ngx_connection_t *src, ngx_connection_t *dst, ngx_buf_t *b,
     ngx_uint_t down);
+static ssize_t ngx_http_signaller_relay_recv(ngx_http_signaller_relay_t *rl,
+    u_char *buf, size_t size);
 static void ngx_http_signaller_relay_track(ngx_http_signaller_relay_t *rl,
     u_char *p, size_t n);
 static void ngx_http_signaller_relay_tell(ngx_http_signaller_relay_t *rl,
@@ -100,56 +116,62 @@ static void ngx_http_signaller_relay_empty_handler(ngx_event_t *ev);
 
 static ngx_connection_t  *ngx_http_signaller_relay_listener;
 static ngx_queue_t        ngx_http_signaller_relays;
+static ngx_uint_t         ngx_http_signaller_relay_preambles;
 
 
 static socklen_t
-ngx_http_signaller_relay_addr(struct sockaddr_un *sun, ngx_pid_t pid)
+ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
+    ngx_http_signaller_id_t *name)
 {
     u_char  *p;
 
     ngx_memzero(sun, sizeof(struct sockaddr_un));
     sun->sun_family = AF_UNIX;
 
-    /* sun_path[0] is 0: the abstract namespace, gone with the process */
+    /*
+     * sun_path[0] is 0: the abstract namespace, gone with the socket.
+     * 19 + 32 bytes of the 108 there are.
+     */
 
-    p = ngx_sprintf((u_char *) sun->sun_path + 1, "ngx_http_signaller/%P",
-                    pid);
+    p = ngx_cpymem(sun->sun_path + 1, "ngx_http_signaller/",
+                   sizeof("ngx_http_signaller/") - 1);
+    p = ngx_hex_dump(p, name->data, NGX_HTTP_SIGNALLER_ID_LEN);
 
     return offsetof(struct sockaddr_un, sun_path) + (p - (u_char *)
                                                      sun->sun_path);
 }
 
 
-ngx_int_t
+/*
+ * Opens this worker's relay socket.  Without one the worker still serves
+ * its own clients, but its listeners cannot be reached from other workers.
+ */
+
+void
 ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
 {
-    socklen_t           len;
-    ngx_socket_t        fd;
-    ngx_connection_t   *c;
-    struct sockaddr_un  sun;
+    ngx_socket_t       fd;
+    ngx_connection_t  *c;
+
+    ngx_queue_init(&ngx_http_signaller_relays);
 
     fd = socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
     if (fd == (ngx_socket_t) -1) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_socket_errno,
-                      "signaller: socket() failed");
-        return NGX_ERROR;
+                      "signaller: socket() failed, this worker's "
+                      "listeners cannot pair with other workers' connectors");
+        return;
     }
 
-    len = ngx_http_signaller_relay_addr(&sun, ngx_pid);
-
-    if (bind(fd, (struct sockaddr *) &sun, len) == -1
-        || listen(fd, NGX_LISTEN_BACKLOG) == -1)
-    {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_socket_errno,
-                      "signaller: bind() or listen() failed");
+    if (ngx_http_signaller_relay_bind(fd, cycle->log) != NGX_OK) {
         ngx_close_socket(fd);
-        return NGX_ERROR;
+        return;
     }
 
     c = ngx_get_connection(fd, cycle->log);
     if (c == NULL) {
         ngx_close_socket(fd);
-        return NGX_ERROR;
+        return;
     }
 
     /*
@@ -167,13 +189,69 @@ ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
 
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
         ngx_close_connection(c);
-        return NGX_ERROR;
+        return;
     }
 
     ngx_http_signaller_relay_listener = c;
-    ngx_queue_init(&ngx_http_signaller_relays);
+    ngx_http_signaller_self.reachable = 1;
+}
 
-    return NGX_OK;
+
+/*
+ * A random name nobody can have taken in advance; one that is taken all
+ * the same (a collision, or a name bound before ours was published) is
+ * given up for another.
+ */
+
+static ngx_int_t
+ngx_http_signaller_relay_bind(ngx_socket_t fd, ngx_log_t *log)
+{
+    socklen_t                 len;
+    ngx_err_t                 err;
+    ngx_uint_t                i;
+    struct sockaddr_un        sun;
+    ngx_http_signaller_id_t  *name;
+
+    name = &ngx_http_signaller_self.name;
+
+    for (i = 0; i < NGX_HTTP_SIGNALLER_BIND_TRIES; i++) {
+
+        if (ngx_http_signaller_random(name, sizeof(ngx_http_signaller_id_t))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        len = ngx_http_signaller_relay_addr(&sun, name);
+
+        if (bind(fd, (struct sockaddr *) &sun, len) == 0) {
+
+            if (listen(fd, NGX_LISTEN_BACKLOG) == -1) {
+                break;
+            }
+
+            return NGX_OK;
+        }
+
+        err = ngx_socket_errno;
+
+        if (err != NGX_EADDRINUSE) {
+            break;
+        }
+
+        ngx_log_error(NGX_LOG_WARN, log, err,
+                      "signaller: bind() to \"@%*s\" failed, "
+                      "trying another name",
+                      (size_t) (len - offsetof(struct sockaddr_un, sun_path)
+                                - 1),
+                      sun.sun_path + 1);
+    }
+
+    ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
+                  "signaller: no relay socket, this worker's listeners "
+                  "cannot pair with other workers' connectors");
+
+    return NGX_ERROR;
 }
 
 
@@ -183,7 +261,7 @@ ngx_http_signaller_relay_exit(ngx_cycle_t *cycle)
     ngx_queue_t                 *q;
     ngx_http_signaller_relay_t  *rl;
 
-    if (ngx_http_signaller_relay_listener == NULL) {
+    if (ngx_http_signaller_relays.next == NULL) {
         return;
     }
 
@@ -210,6 +288,7 @@ ngx_http_signaller_relay_exit(ngx_cycle_t *cycle)
 static void
 ngx_http_signaller_relay_accept(ngx_event_t *ev)
 {
+    ngx_pid_t                     pid;
     ngx_log_t                    *log;
     ngx_pool_t                   *pool;
     ngx_socket_t                  fd;
@@ -236,6 +315,11 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
             return;
         }
 
+        if (ngx_http_signaller_relay_admit(fd, &pid, ev->log) != NGX_OK) {
+            ngx_close_socket(fd);
+            continue;
+        }
+
         pool = ngx_create_pool(1024, ev->log);
         if (pool == NULL) {
             ngx_close_socket(fd);
@@ -243,7 +327,7 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
         }
 
         log = ngx_palloc(pool, sizeof(ngx_log_t));
-        a = ngx_pcalloc(pool, sizeof(ngx_http_signaller_accept_t));
+        a = ngx_palloc(pool, sizeof(ngx_http_signaller_accept_t));
 
         if (log == NULL || a == NULL) {
             ngx_close_socket(fd);
@@ -252,6 +336,8 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
         }
 
         *log = *ev->log;
+        a->received = 0;
+        a->pid = pid;
 
         c = ngx_http_signaller_relay_connection(fd, pool, log);
         if (c == NULL) {
@@ -263,14 +349,72 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
         c->data = a;
         c->read->handler = ngx_http_signaller_relay_preamble;
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "signaller: relay connection *%uA", c->number);
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "signaller: relay connection *%uA from worker %P",
+                       c->number, pid);
 
-        ngx_add_timer(c->read, NGX_HTTP_SIGNALLER_REPLY_TIMEOUT);
+        ngx_http_signaller_relay_preambles++;
+        ngx_add_timer(c->read, NGX_HTTP_SIGNALLER_PREAMBLE_TIMEOUT);
 
         c->read->ready = 1;
         ngx_http_signaller_relay_preamble(c->read);
     }
+}
+
+
+/*
+ * Before anything is allocated or read: the process that connected must be
+ * a live worker of one of this nginx's zones (any generation still
+ * running), not one that has its pid now.
+ */
+
+static ngx_int_t
+ngx_http_signaller_relay_admit(ngx_socket_t fd, ngx_pid_t *pid,
+    ngx_log_t *log)
+{
+    ngx_uint_t                       i;
+    struct ucred                     cred;
+    ngx_shm_zone_t                 **zones;
+    ngx_http_signaller_ident_t       w;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    if (ngx_http_signaller_ident_peer(fd, &cred) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
+                      "signaller: getsockopt(SO_PEERCRED) failed");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_signaller_relay_preambles
+        >= NGX_HTTP_SIGNALLER_PREAMBLES_MAX)
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "signaller: too many relay connections at once, "
+                      "refused one from pid %P", cred.pid);
+        return NGX_DECLINED;
+    }
+
+    smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_signaller_module);
+    zones = smcf->zones.elts;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+
+        if (cred.pid != ngx_pid
+            && ngx_http_signaller_zone_worker(zones[i], cred.pid, &w)
+               == NGX_OK
+            && ngx_http_signaller_ident_match(&cred, &w))
+        {
+            *pid = cred.pid;
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "signaller: refused a relay connection from pid %P, "
+                  "uid %d: not a worker of this nginx",
+                  cred.pid, (int) cred.uid);
+
+    return NGX_DECLINED;
 }
 
 
@@ -309,26 +453,28 @@ ngx_http_signaller_relay_connection(ngx_socket_t fd, ngx_pool_t *pool,
 static void
 ngx_http_signaller_relay_preamble(ngx_event_t *ev)
 {
-    u_char                          answer;
     ssize_t                         n;
+    ngx_int_t                       rc;
     ngx_connection_t               *c;
     ngx_http_signaller_accept_t    *a;
-    ngx_http_signaller_session_t   *s, *l;
-    ngx_http_signaller_preamble_t  *pre;
-    ngx_http_signaller_loc_conf_t  *conf;
+    ngx_http_signaller_preamble_t   pre;
 
     c = ev->data;
     a = c->data;
-    pre = &a->preamble;
 
     if (ev->timedout || c->close) {
+        ngx_log_error(NGX_LOG_INFO, c->log, ev->timedout ? NGX_ETIMEDOUT : 0,
+                      "signaller: no preamble from worker %P", a->pid);
         ngx_http_signaller_relay_close(c);
         return;
     }
 
-    while (a->received < sizeof(ngx_http_signaller_preamble_t)) {
-        n = c->recv(c, (u_char *) pre + a->received,
-                    sizeof(ngx_http_signaller_preamble_t) - a->received);
+    for ( ;; ) {
+
+        /* the buffer is as long as the longest preamble: never full here */
+
+        n = c->recv(c, a->buf + a->received,
+                    NGX_HTTP_SIGNALLER_PREAMBLE_MAX - a->received);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_read_event(ev, 0) != NGX_OK) {
@@ -344,30 +490,52 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
         }
 
         a->received += n;
+
+        rc = ngx_http_signaller_preamble_parse(a->buf, a->received, &pre);
+
+        if (rc == NGX_OK) {
+            break;
+        }
+
+        if (rc == NGX_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "signaller: invalid preamble from worker %P",
+                          a->pid);
+            ngx_http_signaller_relay_close(c);
+            return;
+        }
     }
 
     ngx_del_timer(ev);
+    ngx_http_signaller_relay_preambles--;
+    c->data = NULL;
+
+    ngx_http_signaller_relay_answer(c, &pre, a->pid);
+}
+
+
+/*
+ * 'y' if the listener still waits here: it is then paired with a session
+ * on this connection, under the listener's own location's limits.
+ */
+
+static void
+ngx_http_signaller_relay_answer(ngx_connection_t *c,
+    ngx_http_signaller_preamble_t *pre, ngx_pid_t pid)
+{
+    u_char                         answer;
+    ngx_http_signaller_session_t  *s, *l;
 
     answer = 'n';
     s = NULL;
 
-    l = ngx_http_signaller_session_find(pre->id);
+    l = ngx_http_signaller_session_find(&pre->id);
 
     if (l && l->waiting && !l->closing
-        && ngx_http_signaller_zone_token(l->zone) == pre->token)
+        && l->handle.len == pre->handle.len
+        && ngx_memcmp(l->handle.data, pre->handle.data, l->handle.len) == 0)
     {
-        conf = ngx_palloc(c->pool, sizeof(ngx_http_signaller_loc_conf_t));
-
-        if (conf) {
-            /* the connector's own limits, from its location */
-            *conf = *l->conf;
-            conf->max_message_size = (size_t) pre->max_message_size;
-            conf->max_messages = pre->max_messages;
-            conf->pipe_timeout = pre->pipe_timeout;
-            conf->send_timeout = pre->send_timeout;
-
-            s = ngx_http_signaller_session_create(c->pool, c, conf);
-        }
+        s = ngx_http_signaller_session_create(c->pool, c, l->conf);
 
         if (s) {
             answer = 'y';
@@ -375,7 +543,9 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "signaller: relay for listener #%uL: %c", pre->id, answer);
+                   "signaller: relay for \"%V\": %c", &pre->handle, answer);
+
+    /* a connector's worker that has given up is no longer there to read */
 
     if (c->send(c, &answer, 1) != 1 || s == NULL) {
         ngx_http_signaller_relay_close(c);
@@ -383,13 +553,13 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
     }
 
     s->relayed = 1;
-    s->relay_pid = (ngx_pid_t) pre->pid;
+    s->relay_pid = pid;
 
     c->data = s;
     c->read->handler = ngx_http_signaller_session_read_event;
     c->write->handler = ngx_http_signaller_session_write_event;
 
-    ngx_http_signaller_session_start(s, l, NULL, 0);
+    ngx_http_signaller_session_start(s, l, NULL);
 }
 
 
@@ -398,6 +568,11 @@ ngx_http_signaller_relay_close(ngx_connection_t *c)
 {
     ngx_pool_t  *pool;
 
+    if (c->data) {
+        /* still waiting for its preamble */
+        ngx_http_signaller_relay_preambles--;
+    }
+
     pool = c->pool;
     ngx_close_connection(c);
     ngx_destroy_pool(pool);
@@ -405,22 +580,21 @@ ngx_http_signaller_relay_close(ngx_connection_t *c)
 
 
 /*
- * The connector's worker: the listener was in worker "entry->pid".  The
- * request is kept (NGX_DONE) until that worker answers.
+ * The connector's worker: the listener waits in the worker "entry" names.
+ * The request is kept (NGX_DONE) until that worker answers.
  */
 
 ngx_int_t
 ngx_http_signaller_relay_connect(ngx_http_request_t *r,
-    ngx_http_signaller_entry_t *entry, ngx_str_t *key)
+    ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key)
 {
-    socklen_t                       len;
-    ngx_err_t                       err;
+    u_char                          pre[NGX_HTTP_SIGNALLER_PREAMBLE_MAX];
+    u_char                         *last;
+    ngx_int_t                       rc;
     ngx_socket_t                    fd;
     ngx_connection_t               *c, *pc;
-    struct sockaddr_un              sun;
     ngx_pool_cleanup_t             *cln;
     ngx_http_signaller_relay_t     *rl;
-    ngx_http_signaller_preamble_t   pre;
     ngx_http_signaller_loc_conf_t  *slcf;
 
     c = r->connection;
@@ -433,6 +607,10 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (!entry->worker.reachable) {
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
     fd = socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
     if (fd == (ngx_socket_t) -1) {
         ngx_log_error(NGX_LOG_ALERT, c->log, ngx_socket_errno,
@@ -440,34 +618,29 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    len = ngx_http_signaller_relay_addr(&sun, entry->pid);
+    rc = ngx_http_signaller_relay_reach(r, entry, fd);
 
-    if (connect(fd, (struct sockaddr *) &sun, len) == -1) {
-        err = ngx_socket_errno;
+    if (rc != NGX_OK) {
         ngx_close_socket(fd);
 
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, err,
-                       "signaller: worker %P of listener #%uL is gone",
-                       entry->pid, entry->id);
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
+        }
 
-        return (err == NGX_EAGAIN) ? NGX_HTTP_SERVICE_UNAVAILABLE
-                                   : NGX_HTTP_NOT_FOUND;
+        /* a worker without its socket is exiting or dead */
+
+        (void) ngx_http_signaller_zone_gone(slcf->shm_zone, &entry->worker);
+
+        return NGX_HTTP_NOT_FOUND;
     }
-
-    ngx_memzero(&pre, sizeof(ngx_http_signaller_preamble_t));
-    pre.token = entry->token;
-    pre.id = entry->id;
-    pre.max_message_size = slcf->max_message_size;
-    pre.max_messages = (uint32_t) slcf->max_messages;
-    pre.pipe_timeout = (uint32_t) slcf->pipe_timeout;
-    pre.send_timeout = (uint32_t) slcf->send_timeout;
-    pre.pid = (uint32_t) ngx_pid;
 
     /* a new socket's buffer is empty: the preamble goes out whole */
 
-    if (send(fd, &pre, sizeof(pre), 0) != (ssize_t) sizeof(pre)) {
+    last = ngx_http_signaller_preamble_write(pre, &entry->id, handle);
+
+    if (send(fd, pre, last - pre, 0) != last - pre) {
         ngx_close_socket(fd);
-        return NGX_HTTP_NOT_FOUND;
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
     pc = ngx_http_signaller_relay_connection(fd, r->pool, c->log);
@@ -480,6 +653,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
     rl->request = r;
     rl->peer = pc;
+    rl->worker = entry->worker;
     rl->key = *key;
     rl->send_timeout = slcf->send_timeout;
 
@@ -504,40 +678,102 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 }
 
 
+/*
+ * Connects "fd" to the worker "entry" names, and makes sure it is that
+ * worker that answers, not a process that took its pid or bound its name
+ * after it died.  NGX_DECLINED: it is not there; NGX_ERROR: it is busy.
+ */
+
+static ngx_int_t
+ngx_http_signaller_relay_reach(ngx_http_request_t *r,
+    ngx_http_signaller_entry_t *entry, ngx_socket_t fd)
+{
+    socklen_t           len;
+    ngx_err_t           err;
+    struct ucred        cred;
+    struct sockaddr_un  sun;
+
+    len = ngx_http_signaller_relay_addr(&sun, &entry->worker.name);
+
+    if (connect(fd, (struct sockaddr *) &sun, len) == -1) {
+        err = ngx_socket_errno;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, err,
+                       "signaller: worker %P of the listener is gone",
+                       entry->worker.pid);
+
+        return (err == NGX_EAGAIN) ? NGX_ERROR : NGX_DECLINED;
+    }
+
+    if (ngx_http_signaller_ident_peer(fd, &cred) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_socket_errno,
+                      "signaller: getsockopt(SO_PEERCRED) failed");
+        return NGX_ERROR;
+    }
+
+    if (!ngx_http_signaller_ident_match(&cred, &entry->worker)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "signaller: the relay socket of worker %P is held "
+                      "by pid %P, uid %d", entry->worker.pid, cred.pid,
+                      (int) cred.uid);
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_signaller_relay_reply(ngx_event_t *ev)
 {
-    u_char                       answer;
-    ssize_t                      n;
-    ngx_connection_t            *pc;
-    ngx_http_request_t          *r;
-    ngx_http_signaller_relay_t  *rl;
+    u_char                          answer;
+    ssize_t                         n;
+    ngx_connection_t               *pc;
+    ngx_http_request_t             *r;
+    ngx_http_signaller_relay_t     *rl;
+    ngx_http_signaller_loc_conf_t  *slcf;
 
     pc = ev->data;
     rl = pc->data;
     r = rl->request;
 
     if (ev->timedout) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, NGX_ETIMEDOUT,
-                      "signaller: no answer from the listener's worker");
+        n = NGX_ERROR;
+
+    } else {
+        n = pc->recv(pc, &answer, 1);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(ev, 0) != NGX_OK) {
+                ngx_http_signaller_relay_finalize(rl,
+                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
+            }
+
+            return;
+        }
+
+        ngx_del_timer(ev);
+    }
+
+    if (n != 1) {
+        /* a listener of a worker that has just died is gone too */
+
+        slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+        if (ngx_http_signaller_zone_gone(slcf->shm_zone, &rl->worker)) {
+            ngx_http_signaller_relay_finalize(rl, NGX_HTTP_NOT_FOUND);
+            return;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log,
+                      ev->timedout ? NGX_ETIMEDOUT : 0,
+                      "signaller: no answer from the listener's worker %P",
+                      rl->worker.pid);
         ngx_http_signaller_relay_finalize(rl, NGX_HTTP_SERVICE_UNAVAILABLE);
         return;
     }
 
-    n = pc->recv(pc, &answer, 1);
-
-    if (n == NGX_AGAIN) {
-        if (ngx_handle_read_event(ev, 0) != NGX_OK) {
-            ngx_http_signaller_relay_finalize(rl,
-                                              NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        return;
-    }
-
-    ngx_del_timer(ev);
-
-    if (n != 1 || answer != 'y') {
+    if (answer != 'y') {
         ngx_http_signaller_relay_finalize(rl, NGX_HTTP_NOT_FOUND);
         return;
     }
@@ -556,7 +792,6 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
 static void
 ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl)
 {
-    size_t                          n;
     ngx_connection_t               *c, *pc;
     ngx_http_request_t             *r;
     ngx_http_core_loc_conf_t       *clcf;
@@ -580,17 +815,6 @@ ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl)
         ngx_http_signaller_relay_finalize(rl, NGX_ERROR);
         return;
     }
-
-    /* frames the client sent right behind its request go first */
-
-    n = r->header_in->last - r->header_in->pos;
-
-    if (n > NGX_HTTP_SIGNALLER_BUFSIZE) {
-        n = NGX_HTTP_SIGNALLER_BUFSIZE;
-    }
-
-    rl->up->last = ngx_cpymem(rl->up->last, r->header_in->pos, n);
-    r->header_in->pos += n;
 
     ngx_http_set_ctx(r, rl, ngx_http_signaller_module);
 
@@ -764,10 +988,15 @@ ngx_http_signaller_relay_pass(ngx_http_signaller_relay_t *rl,
             }
         }
 
-        if (b->last < b->end && src->read->ready
+        if (b->last < b->end
+            && (src->read->ready
+                || (!down && rl->request->header_in->pos
+                             < rl->request->header_in->last))
             && !(down ? rl->peer_eof : rl->client_eof))
         {
-            n = src->recv(src, b->last, b->end - b->last);
+            n = down ? src->recv(src, b->last, b->end - b->last)
+                     : ngx_http_signaller_relay_recv(rl, b->last,
+                                                     b->end - b->last);
 
             if (n == NGX_AGAIN) {
                 break;
@@ -796,6 +1025,35 @@ ngx_http_signaller_relay_pass(ngx_http_signaller_relay_t *rl,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The client's bytes: first those nginx read behind its request, kept in
+ * its header buffers for as long as the request lives, which is as long as
+ * the splice.
+ */
+
+static ssize_t
+ngx_http_signaller_relay_recv(ngx_http_signaller_relay_t *rl, u_char *buf,
+    size_t size)
+{
+    size_t      n;
+    ngx_buf_t  *b;
+
+    b = rl->request->header_in;
+
+    if (b->pos == b->last) {
+        return rl->request->connection->recv(rl->request->connection, buf,
+                                              size);
+    }
+
+    n = ngx_min(size, (size_t) (b->last - b->pos));
+
+    ngx_memcpy(buf, b->pos, n);
+    b->pos += n;
+
+    return n;
 }
 
 

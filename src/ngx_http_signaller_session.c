@@ -22,6 +22,12 @@
 #include "ngx_http_signaller.h"
 
 
+static void ngx_http_signaller_id_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_http_signaller_id_cmp(ngx_http_signaller_id_t *id,
+    ngx_rbtree_node_t *node);
+static ssize_t ngx_http_signaller_recv(ngx_http_signaller_session_t *s,
+    u_char *buf, size_t size);
 static void ngx_http_signaller_process(ngx_http_signaller_session_t *s);
 static void ngx_http_signaller_control(ngx_http_signaller_session_t *s,
     ngx_int_t rc, ngx_http_signaller_frame_t *frame);
@@ -64,7 +70,7 @@ void
 ngx_http_signaller_sessions_init(void)
 {
     ngx_rbtree_init(&ngx_http_signaller_waiting, &ngx_http_signaller_sentinel,
-                    ngx_rbtree_insert_value);
+                    ngx_http_signaller_id_insert);
     ngx_queue_init(&ngx_http_signaller_sessions);
 }
 
@@ -107,89 +113,121 @@ ngx_http_signaller_session_create(ngx_pool_t *pool, ngx_connection_t *c,
 
 void
 ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
-    ngx_str_t *handle, uint64_t id)
+    ngx_str_t *handle, ngx_http_signaller_id_t *id)
 {
-    s->id = id;
+    s->id = *id;
     s->handle.data = s->handle_data;
     s->handle.len = handle->len;
     ngx_memcpy(s->handle_data, handle->data, handle->len);
 
     s->waiting = 1;
 
-    s->node.key = (ngx_rbtree_key_t) s->id;
+    ngx_memcpy(&s->node.key, id->data, sizeof(ngx_rbtree_key_t));
     ngx_rbtree_insert(&ngx_http_signaller_waiting, &s->node);
 }
 
 
-/*
- * A connector took this listener's entry but could not be answered: the
- * listener goes back into the table, as a failed /connect must leave it.
- */
-
-void
-ngx_http_signaller_session_relist(ngx_http_signaller_session_t *l)
-{
-    uint64_t  id;
-
-    if (ngx_http_signaller_table_insert(l->zone, &l->handle, &id) != NGX_OK) {
-        ngx_http_signaller_close(l, NGX_HTTP_SIGNALLER_INTERNAL_ERROR, 0);
-        return;
-    }
-
-    ngx_rbtree_delete(&ngx_http_signaller_waiting, &l->node);
-
-    l->id = id;
-    l->node.key = (ngx_rbtree_key_t) id;
-    ngx_rbtree_insert(&ngx_http_signaller_waiting, &l->node);
-}
-
-
 ngx_http_signaller_session_t *
-ngx_http_signaller_session_find(uint64_t id)
+ngx_http_signaller_session_find(ngx_http_signaller_id_t *id)
 {
+    ngx_int_t           rc;
     ngx_rbtree_node_t  *node, *sentinel;
 
     node = ngx_http_signaller_waiting.root;
     sentinel = ngx_http_signaller_waiting.sentinel;
 
     while (node != sentinel) {
+        rc = ngx_http_signaller_id_cmp(id, node);
 
-        if ((ngx_rbtree_key_t) id < node->key) {
-            node = node->left;
-            continue;
+        if (rc == 0) {
+            return (ngx_http_signaller_session_t *) node;
         }
 
-        if ((ngx_rbtree_key_t) id > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        return (ngx_http_signaller_session_t *) node;
+        node = (rc < 0) ? node->left : node->right;
     }
 
     return NULL;
 }
 
 
+/* waiting listeners by id: the key holds its first bytes */
+
+static void
+ngx_http_signaller_id_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t             **p;
+    ngx_http_signaller_session_t   *s;
+
+    s = (ngx_http_signaller_session_t *) node;
+
+    for ( ;; ) {
+        p = (ngx_http_signaller_id_cmp(&s->id, temp) < 0) ? &temp->left
+                                                          : &temp->right;
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static ngx_int_t
+ngx_http_signaller_id_cmp(ngx_http_signaller_id_t *id,
+    ngx_rbtree_node_t *node)
+{
+    ngx_rbtree_key_t               key;
+    ngx_http_signaller_session_t  *s;
+
+    ngx_memcpy(&key, id->data, sizeof(ngx_rbtree_key_t));
+
+    if (key != node->key) {
+        return (key < node->key) ? -1 : 1;
+    }
+
+    s = (ngx_http_signaller_session_t *) node;
+
+    return ngx_memcmp(id->data, s->id.data, NGX_HTTP_SIGNALLER_ID_LEN);
+}
+
+
 /*
- * Starts a session on a connection whose handshake is done; "data" holds
- * bytes the client sent right behind its request.  A connector is paired
- * with its listener at once.
+ * Starts a session on a connection whose handshake is done; "early" holds
+ * what the client sent right behind its request, as much as nginx's header
+ * buffers could take.  It is kept in a buffer of its own size, read before
+ * the socket, so that the request's buffers can go at once.  A connector
+ * is paired with its listener at once.
  */
 
 void
 ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
-    ngx_http_signaller_session_t *listener, u_char *data, size_t len)
+    ngx_http_signaller_session_t *listener, ngx_buf_t *early)
 {
-    if (len) {
-        s->in = ngx_http_signaller_buf_get();
-        if (s->in == NULL) {
+    size_t  n;
+
+    n = early ? (size_t) (early->last - early->pos) : 0;
+
+    if (n) {
+        s->early = ngx_alloc(sizeof(ngx_http_signaller_buf_t) + n,
+                             s->connection->log);
+        if (s->early == NULL) {
             ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_INTERNAL_ERROR, 0);
             return;
         }
 
-        ngx_http_signaller_buf_reset(s);
-        s->last = ngx_cpymem(s->pos, data, len);
+        s->early->start = (u_char *) (s->early + 1);
+        s->early->end = ngx_cpymem(s->early->start, early->pos, n);
+        s->early_pos = s->early->start;
+
+        early->pos = early->last;
     }
 
     if (listener) {
@@ -208,10 +246,11 @@ ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
     ngx_http_signaller_session_t *l)
 {
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
-                   "signaller: paired with listener #%uL on \"%V\"",
-                   l->id, &l->handle);
+                   "signaller: paired with listener *%uA on \"%V\"",
+                   l->connection->number, &l->handle);
 
     ngx_rbtree_delete(&ngx_http_signaller_waiting, &l->node);
+    ngx_http_signaller_table_delete(l->zone, &l->handle, &l->id);
     l->waiting = 0;
 
     s->peer = l;
@@ -277,7 +316,8 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
             }
         }
 
-        if (!rev->ready || s->blocked || s->pong_wait) {
+        if ((!rev->ready && s->early == NULL) || s->blocked || s->pong_wait)
+        {
             break;
         }
 
@@ -285,7 +325,7 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
             break;
         }
 
-        n = c->recv(c, s->last, s->in->end - s->last);
+        n = ngx_http_signaller_recv(s, s->last, s->in->end - s->last);
 
         if (n == NGX_AGAIN) {
             break;
@@ -319,6 +359,32 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
         ngx_http_signaller_close(s, NGX_HTTP_SIGNALLER_INTERNAL_ERROR,
                                  NGX_HTTP_SIGNALLER_INTERNAL_ERROR);
     }
+}
+
+
+/* what the client sent behind its request comes first */
+
+static ssize_t
+ngx_http_signaller_recv(ngx_http_signaller_session_t *s, u_char *buf,
+    size_t size)
+{
+    size_t  n;
+
+    if (s->early == NULL) {
+        return s->connection->recv(s->connection, buf, size);
+    }
+
+    n = ngx_min(size, (size_t) (s->early->end - s->early_pos));
+
+    ngx_memcpy(buf, s->early_pos, n);
+    s->early_pos += n;
+
+    if (s->early_pos == s->early->end) {
+        ngx_free(s->early);
+        s->early = NULL;
+    }
+
+    return n;
 }
 
 
@@ -874,7 +940,7 @@ ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
     if (s->waiting) {
         s->waiting = 0;
         ngx_rbtree_delete(&ngx_http_signaller_waiting, &s->node);
-        ngx_http_signaller_table_delete(s->zone, &s->handle, s->id);
+        ngx_http_signaller_table_delete(s->zone, &s->handle, &s->id);
     }
 
     p = s->peer;
@@ -896,41 +962,46 @@ ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
 
 
 /*
- * The frames "from" parsed for "to" go with "to"; "from" keeps only its
- * unparsed input, in a buffer of its own.
+ * The frames "from" parsed for "to" go with "to".  With nothing else in
+ * it, the buffer itself goes; else "from" keeps it for its unparsed input
+ * and the frames are copied into a new one, no larger than where they lay.
  */
 
 static void
 ngx_http_signaller_handover(ngx_http_signaller_session_t *from,
     ngx_http_signaller_session_t *to)
 {
-    size_t                     n;
     ngx_http_signaller_buf_t  *b;
 
     if (from->in == NULL || from->out_pos == from->out_last) {
         return;
     }
 
-    to->orphan = from->in;
-    to->orphan_pos = from->out_pos;
-    to->orphan_last = from->out_last;
+    if (from->pos == from->last && !from->blocked) {
+        to->orphan = from->in;
+        to->orphan_pos = from->out_pos;
+        to->orphan_last = from->out_last;
 
-    n = from->last - from->pos;
-    b = (n || from->blocked) ? ngx_http_signaller_buf_get() : NULL;
-
-    from->in = b;
-
-    if (b == NULL) {
+        from->in = NULL;
         from->pos = NULL;
         from->last = NULL;
         from->out_pos = NULL;
         from->out_last = NULL;
-
-    } else {
-        ngx_memcpy(b->start + NGX_HTTP_SIGNALLER_HEADROOM, from->pos, n);
-        ngx_http_signaller_buf_reset(from);
-        from->last += n;
+        return;
     }
+
+    b = ngx_http_signaller_buf_get();
+
+    if (b != NULL) {
+        to->orphan = b;
+        to->orphan_pos = b->start;
+        to->orphan_last = ngx_cpymem(b->start, from->out_pos,
+                                     from->out_last - from->out_pos);
+    }
+
+    /* what could not be kept is lost: "to" is being closed anyway */
+
+    from->out_pos = from->out_last;
 
     if (from->blocked) {
         from->blocked = 0;
@@ -1087,6 +1158,11 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
     if (s->orphan) {
         ngx_http_signaller_buf_put(s->orphan);
         s->orphan = NULL;
+    }
+
+    if (s->early) {
+        ngx_free(s->early);
+        s->early = NULL;
     }
 
     ngx_queue_remove(&s->queue);

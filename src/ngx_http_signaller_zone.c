@@ -7,11 +7,14 @@
 /*
  * The pairing table: waiting listeners by handle, in a shared memory zone,
  * so that a connector finds a listener whatever worker either landed on.
- * An entry names its listener by the owning worker's record (pid) and a
- * session id unique within the zone; nothing private to a process is kept
- * here.  Each worker keeps a record of its own with the entries it owns,
- * so those of a worker that died can be found and purged without a walk
- * over the whole table.  The slab mutex is only held for table operations.
+ * An entry names its listener by the owning worker's record and a random
+ * id; nothing private to a process is kept here.  Each worker keeps a
+ * record of its own (its identity, see ngx_http_signaller_ident.c) with
+ * the entries it owns, so those of a worker that died can be found and
+ * purged without a walk over the whole table.  Only the owner removes an
+ * entry when its listener pairs or leaves, or a worker that finds the owner
+ * dead.  The slab mutex is only held for table operations, never across a
+ * system call.
  */
 
 
@@ -21,7 +24,7 @@
 typedef struct {
     ngx_queue_t                      queue;   /* in shctx->workers */
     ngx_queue_t                      entries;
-    ngx_pid_t                        pid;
+    ngx_http_signaller_ident_t       ident;
     ngx_uint_t                       generation;
     ngx_uint_t                       exiting;
 } ngx_http_signaller_worker_t;
@@ -31,7 +34,7 @@ typedef struct {
     ngx_str_node_t                   sn;      /* key: crc32 of the handle */
     ngx_queue_t                      queue;   /* in its worker's entries */
     ngx_http_signaller_worker_t     *worker;
-    uint64_t                         id;
+    ngx_http_signaller_id_t          id;
     u_char                           data[1];
 } ngx_http_signaller_node_t;
 
@@ -40,8 +43,10 @@ static ngx_int_t ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_signaller_node_t *ngx_http_signaller_lookup(
     ngx_http_signaller_zone_ctx_t *ctx, ngx_str_t *handle);
-static void ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
-    ngx_http_signaller_worker_t *w);
+static void ngx_http_signaller_purge(ngx_shm_zone_t *zone,
+    ngx_http_signaller_ident_t *ident);
+static ngx_http_signaller_worker_t *ngx_http_signaller_find_worker(
+    ngx_http_signaller_zone_ctx_t *ctx, ngx_pid_t pid);
 static void ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_http_signaller_node_t *node);
 static void ngx_http_signaller_free_entries(
@@ -129,12 +134,6 @@ ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ctx->sh->entries = 0;
     ctx->sh->generation = 1;
-    ctx->sh->token = ((uint64_t) ngx_random() << 32)
-                     ^ ((uint64_t) ngx_random() << 16)
-                     ^ (uint64_t) ngx_time() ^ (uint64_t) ngx_pid;
-
-    /* ids of different zones never meet in a worker's list of listeners */
-    ctx->sh->next_id = ctx->sh->token;
 
     len = sizeof(" in signaller zone \"\"") + shm_zone->shm.name.len;
 
@@ -166,7 +165,7 @@ ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
     w = ngx_slab_alloc_locked(ctx->shpool,
                               sizeof(ngx_http_signaller_worker_t));
     if (w != NULL) {
-        w->pid = ngx_pid;
+        w->ident = ngx_http_signaller_self;
         w->generation = ctx->sh->generation;
         w->exiting = 0;
         ngx_queue_init(&w->entries);
@@ -219,12 +218,68 @@ ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone)
 }
 
 
-/* entries of workers that died without unregistering (kill -9, a crash) */
+/*
+ * Entries of workers that died without unregistering (kill -9, a crash).
+ * Each record is copied out under the lock and checked without it.
+ */
 
 void
 ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone)
 {
-    ngx_queue_t                    *q, *next;
+    ngx_uint_t                      i, n, found;
+    ngx_queue_t                    *q;
+    ngx_http_signaller_ident_t      ident;
+    ngx_http_signaller_worker_t    *w;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+    i = 0;
+
+    for ( ;; ) {
+
+        found = 0;
+        n = 0;
+
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+
+        for (q = ngx_queue_head(&ctx->sh->workers);
+             q != ngx_queue_sentinel(&ctx->sh->workers);
+             q = ngx_queue_next(q))
+        {
+            if (n++ == i) {
+                w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
+                ident = w->ident;
+                found = 1;
+                break;
+            }
+        }
+
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        if (!found) {
+            return;
+        }
+
+        if (ident.pid != ngx_pid
+            && !ngx_http_signaller_ident_alive(&ident))
+        {
+            /* the next record is now the i-th */
+            ngx_http_signaller_purge(zone, &ident);
+            continue;
+        }
+
+        i++;
+    }
+}
+
+
+/* removes the record of the worker "ident", which is gone */
+
+static void
+ngx_http_signaller_purge(ngx_shm_zone_t *zone,
+    ngx_http_signaller_ident_t *ident)
+{
+    ngx_queue_t                    *q;
     ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
@@ -234,35 +289,31 @@ ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone)
 
     for (q = ngx_queue_head(&ctx->sh->workers);
          q != ngx_queue_sentinel(&ctx->sh->workers);
-         q = next)
+         q = ngx_queue_next(q))
     {
-        next = ngx_queue_next(q);
         w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
 
-        if (w->pid != ngx_pid && kill(w->pid, 0) == -1 && ngx_errno == ESRCH)
+        if (w->ident.pid != ident->pid || w->ident.start != ident->start
+            || ngx_memcmp(&w->ident.name, &ident->name,
+                          sizeof(ngx_http_signaller_id_t)) != 0)
         {
-            if (!w->exiting) {
-                ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                              "signaller: purging entries of worker %P, "
-                              "which died", w->pid);
-            }
-
-            ngx_http_signaller_purge(ctx, w);
+            continue;
         }
+
+        if (!w->exiting) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "signaller: purging entries of worker %P, "
+                          "which died", w->ident.pid);
+        }
+
+        ngx_http_signaller_free_entries(ctx, w);
+
+        ngx_queue_remove(&w->queue);
+        ngx_slab_free_locked(ctx->shpool, w);
+        break;
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
-}
-
-
-static void
-ngx_http_signaller_purge(ngx_http_signaller_zone_ctx_t *ctx,
-    ngx_http_signaller_worker_t *w)
-{
-    ngx_http_signaller_free_entries(ctx, w);
-
-    ngx_queue_remove(&w->queue);
-    ngx_slab_free_locked(ctx->shpool, w);
 }
 
 
@@ -282,23 +333,27 @@ ngx_http_signaller_free_entries(ngx_http_signaller_zone_ctx_t *ctx,
 
 
 /*
- * Adds a waiting listener.  NGX_BUSY: the handle has one already;
- * NGX_DECLINED: the zone is full.
+ * Adds a waiting listener under a new random id.  NGX_BUSY: the handle has
+ * one already; NGX_DECLINED: the zone is full.
  */
 
 ngx_int_t
 ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
-    uint64_t *id)
+    ngx_http_signaller_id_t *id)
 {
     size_t                          n;
-    ngx_int_t                       rc;
+    ngx_uint_t                      tries;
     ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_ident_t      owner;
     ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
 
-    if (ctx->self == NULL) {
+    if (ctx->self == NULL
+        || ngx_http_signaller_random(id, sizeof(ngx_http_signaller_id_t))
+           != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -306,50 +361,65 @@ ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
 
     n = offsetof(ngx_http_signaller_node_t, data) + handle->len;
 
-    ngx_shmtx_lock(&ctx->shpool->mutex);
+    for (tries = 0; tries < 2; tries++) {
 
-    if (ngx_http_signaller_lookup(ctx, handle) != NULL) {
-        rc = NGX_BUSY;
-        goto done;
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+
+        node = ngx_http_signaller_lookup(ctx, handle);
+
+        if (node != NULL) {
+            owner = node->worker->ident;
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+            /* a listener of a worker that died is no listener */
+
+            if (owner.pid == ngx_pid
+                || ngx_http_signaller_ident_alive(&owner))
+            {
+                return NGX_BUSY;
+            }
+
+            ngx_http_signaller_purge(zone, &owner);
+            continue;
+        }
+
+        node = ngx_slab_alloc_locked(ctx->shpool, n);
+
+        if (node != NULL) {
+            ngx_memcpy(node->data, handle->data, handle->len);
+            node->sn.str.data = node->data;
+            node->sn.str.len = handle->len;
+            node->sn.node.key = ngx_crc32_short(handle->data, handle->len);
+            node->worker = w;
+            node->id = *id;
+
+            ngx_rbtree_insert(&ctx->sh->rbtree, &node->sn.node);
+            ngx_queue_insert_tail(&w->entries, &node->queue);
+            ctx->sh->entries++;
+        }
+
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        if (node == NULL) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "signaller zone \"%V\" is full", &zone->shm.name);
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
     }
 
-    node = ngx_slab_alloc_locked(ctx->shpool, n);
-    if (node == NULL) {
-        rc = NGX_DECLINED;
-        goto done;
-    }
-
-    ngx_memcpy(node->data, handle->data, handle->len);
-    node->sn.str.data = node->data;
-    node->sn.str.len = handle->len;
-    node->sn.node.key = ngx_crc32_short(handle->data, handle->len);
-    node->worker = w;
-    node->id = ctx->sh->next_id++;
-
-    ngx_rbtree_insert(&ctx->sh->rbtree, &node->sn.node);
-    ngx_queue_insert_tail(&w->entries, &node->queue);
-    ctx->sh->entries++;
-
-    *id = node->id;
-    rc = NGX_OK;
-
-done:
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "signaller zone \"%V\" is full", &zone->shm.name);
-    }
-
-    return rc;
+    return NGX_BUSY;
 }
 
 
-/* a connector takes the listener out of the table: NGX_DECLINED if none */
+/*
+ * Where the listener on "handle" waits: NGX_DECLINED if none.  The entry
+ * stays: its owner removes it when the listener pairs.
+ */
 
 ngx_int_t
-ngx_http_signaller_table_take(ngx_shm_zone_t *zone, ngx_str_t *handle,
+ngx_http_signaller_table_find(ngx_shm_zone_t *zone, ngx_str_t *handle,
     ngx_http_signaller_entry_t *entry)
 {
     ngx_http_signaller_node_t      *node;
@@ -362,11 +432,8 @@ ngx_http_signaller_table_take(ngx_shm_zone_t *zone, ngx_str_t *handle,
     node = ngx_http_signaller_lookup(ctx, handle);
 
     if (node != NULL) {
-        entry->pid = node->worker->pid;
+        entry->worker = node->worker->ident;
         entry->id = node->id;
-        entry->token = ctx->sh->token;
-
-        ngx_http_signaller_free_node(ctx, node);
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -377,7 +444,7 @@ ngx_http_signaller_table_take(ngx_shm_zone_t *zone, ngx_str_t *handle,
 
 void
 ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
-    uint64_t id)
+    ngx_http_signaller_id_t *id)
 {
     ngx_http_signaller_node_t      *node;
     ngx_http_signaller_zone_ctx_t  *ctx;
@@ -388,7 +455,9 @@ ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
 
     node = ngx_http_signaller_lookup(ctx, handle);
 
-    if (node != NULL && node->id == id) {
+    if (node != NULL
+        && ngx_memcmp(&node->id, id, sizeof(ngx_http_signaller_id_t)) == 0)
+    {
         ngx_http_signaller_free_node(ctx, node);
     }
 
@@ -396,14 +465,50 @@ ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
 }
 
 
-uint64_t
-ngx_http_signaller_zone_token(ngx_shm_zone_t *zone)
+/*
+ * A connector's worker could not reach the worker "w" that holds a
+ * listener, or had no answer: its entries go if it is gone.
+ */
+
+ngx_uint_t
+ngx_http_signaller_zone_gone(ngx_shm_zone_t *zone,
+    ngx_http_signaller_ident_t *w)
 {
+    if (ngx_http_signaller_ident_alive(w)) {
+        return 0;
+    }
+
+    ngx_http_signaller_purge(zone, w);
+
+    return 1;
+}
+
+
+/*
+ * The record of a worker of this zone with the pid "pid", to tell whether
+ * a process that connects to this one is one of its fellow workers.
+ */
+
+ngx_int_t
+ngx_http_signaller_zone_worker(ngx_shm_zone_t *zone, ngx_pid_t pid,
+    ngx_http_signaller_ident_t *ident)
+{
+    ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
 
-    return ctx->sh->token;
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    w = ngx_http_signaller_find_worker(ctx, pid);
+
+    if (w != NULL) {
+        *ident = w->ident;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return (w != NULL) ? NGX_OK : NGX_DECLINED;
 }
 
 
@@ -534,26 +639,15 @@ ngx_uint_t
 ngx_http_signaller_zone_left(ngx_shm_zone_t *zone, ngx_pid_t pid)
 {
     ngx_uint_t                      left;
-    ngx_queue_t                    *q;
     ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
-    left = 0;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    for (q = ngx_queue_head(&ctx->sh->workers);
-         q != ngx_queue_sentinel(&ctx->sh->workers);
-         q = ngx_queue_next(q))
-    {
-        w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
-
-        if (w->pid == pid) {
-            left = w->exiting;
-            break;
-        }
-    }
+    w = ngx_http_signaller_find_worker(ctx, pid);
+    left = (w != NULL) ? w->exiting : 0;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -604,31 +698,38 @@ ngx_http_signaller_count(ngx_queue_t *list)
 }
 
 
-/* finds a live entry; one left by a worker that is gone is purged */
-
 static ngx_http_signaller_node_t *
 ngx_http_signaller_lookup(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_str_t *handle)
 {
-    ngx_pid_t                   pid;
-    ngx_http_signaller_node_t  *node;
-
-    node = (ngx_http_signaller_node_t *)
+    return (ngx_http_signaller_node_t *)
                ngx_str_rbtree_lookup(&ctx->sh->rbtree, handle,
                                      ngx_crc32_short(handle->data,
                                                      handle->len));
-    if (node == NULL) {
-        return NULL;
+}
+
+
+/* called with the mutex held */
+
+static ngx_http_signaller_worker_t *
+ngx_http_signaller_find_worker(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_pid_t pid)
+{
+    ngx_queue_t                  *q;
+    ngx_http_signaller_worker_t  *w;
+
+    for (q = ngx_queue_head(&ctx->sh->workers);
+         q != ngx_queue_sentinel(&ctx->sh->workers);
+         q = ngx_queue_next(q))
+    {
+        w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
+
+        if (w->ident.pid == pid) {
+            return w;
+        }
     }
 
-    pid = node->worker->pid;
-
-    if (pid != ngx_pid && kill(pid, 0) == -1 && ngx_errno == ESRCH) {
-        ngx_http_signaller_purge(ctx, node->worker);
-        return NULL;
-    }
-
-    return node;
+    return NULL;
 }
 
 
