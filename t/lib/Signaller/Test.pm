@@ -15,6 +15,11 @@ package Signaller::Test;
 #   $t->stop;                         # SIGQUIT, wait, check error.log
 #   done_testing;
 #
+#   $t->run($http, wrap => ['unshare', '--pid', '--fork']);
+#                                     # nginx started by a command that runs
+#                                     # it as its one child (signals go to
+#                                     # that child, the master)
+#
 # Environment:
 #   NGINX             nginx binary (default /usr/sbin/nginx)
 #   SIGNALLER_MODULE  module .so (default <repo>/build/ngx_http_signaller_module.so)
@@ -276,10 +281,12 @@ sub run {
         # if the test process dies by a signal (no END block), nginx gets
         # SIGTERM instead of living on: prctl(PR_SET_PDEATHSIG, SIGTERM)
         syscall(157, 1, 15) if $Config{archname} =~ /^x86_64-linux/;
-        exec $NGINX, '-p', "$p/", '-e', "$p/stderr.log", '-c', $file;
+        exec @{$o{wrap} // []}, $NGINX, '-p', "$p/", '-e', "$p/stderr.log",
+            '-c', $file;
         exit 127;
     }
     $self->{pid} = $pid;
+    $self->{master} = $o{wrap} ? undef : $pid;
     $self->{retired} = {};
     push @live, $self;
 
@@ -305,18 +312,31 @@ sub run {
     return $self;
 }
 
-sub master_pid { $_[0]{pid} }
+# The master's pid, as seen from here; under a wrapper (run(wrap => ...)),
+# the wrapper's child.
+sub master_pid {
+    my ($self) = @_;
+    return undef unless $self->{pid};
+    $self->{master} //= _child_pids($self->{pid}, 1);
+    return $self->{master};
+}
+
+sub _child_pids {
+    my ($ppid, $first) = @_;
+    my @r;
+    for (`ps -o pid=,stat= --ppid $ppid 2>/dev/null`) {
+        push @r, $1 if /^\s*(\d+)\s+(\S+)/ && $2 !~ /^[ZX]/;
+    }
+    @r = sort { $a <=> $b } @r;
+    return $first ? $r[0] : @r;
+}
 
 # Children of the master (its workers, current and shutting down; zombies
 # left out), ascending pids. No process titles: see the top of the file.
 sub _children {
     my ($self) = @_;
-    return () unless $self->{pid};
-    my @r;
-    for (`ps -o pid=,stat= --ppid $self->{pid} 2>/dev/null`) {
-        push @r, $1 if /^\s*(\d+)\s+(\S+)/ && $2 !~ /^[ZX]/;
-    }
-    return sort { $a <=> $b } @r;
+    my $master = $self->master_pid or return ();
+    return _child_pids($master);
 }
 
 # inodes of the TCP sockets in LISTEN state
@@ -400,7 +420,7 @@ sub reload {
     $self->write_file('nginx.conf',
         $self->conf_text($self->{conf}, %{$self->{conf_opts}}));
     my @old = $self->all_worker_pids;
-    kill 'HUP', $self->{pid};
+    kill 'HUP', $self->master_pid;
     my @new = $self->wait_workers(
         $self->{conf_opts}{workers} // $self->{workers}, old => \@old);
     return unless @new;
@@ -430,13 +450,15 @@ sub stop {
 sub _kill_master {
     my ($self, $sig, $timeout) = @_;
     my $pid = $self->{pid} or return;
+    my $master = $self->master_pid // $pid;
     my @workers = $self->all_worker_pids;
     for my $s ($sig, 'TERM', 'KILL') {
-        kill $s, $pid;
+        kill $s, $master;
         my $deadline = time + scaled($s eq $sig ? $timeout : 5);
         while (time < $deadline) {
             if (waitpid($pid, WNOHANG) == $pid) {
                 $self->{pid} = undef;
+                $self->{master} = undef;
                 $self->{exit_status} = $?;
                 # workers exit with the master; don't leave strays
                 kill 'KILL', grep { kill 0, $_ } @workers;
