@@ -228,6 +228,62 @@ def hs_seeds():
     return s
 
 
+def preamble(handle, ident=bytes(range(0xa0, 0xb0)), magic=b'SGNL',
+             version=1, hlen=None):
+    """A preamble; hlen forces the length byte."""
+    if hlen is None:
+        hlen = len(handle)
+    return magic + bytes([version, hlen]) + ident + handle
+
+
+def preamble_input(stream, reads=()):
+    reads = list(reads)[:15]
+    return bytes([len(reads)] + [r - 1 for r in reads]) + stream
+
+
+def preamble_seeds():
+    h3 = b'abc'
+    h63 = bytes(b'abcdefghijklmnopqrstuvwxyz0123456789-_'[i % 38]
+                for i in range(63))
+    s = {}
+    s['valid-min'] = preamble_input(preamble(h3))
+    s['valid-max'] = preamble_input(preamble(h63))
+    s['valid-mid'] = preamble_input(preamble(b'room-42.lobby'))
+    s['valid-binary-handle'] = preamble_input(
+        preamble(b'\x00\xff\n\r ', ident=b'\x00' * 16))
+    s['valid-max-bytewise'] = preamble_input(preamble(h63), [1] * 15)
+    s['valid-split-header'] = preamble_input(
+        preamble(b'handle'), [2, 2, 1, 1, 8, 8, 3])
+    s['valid-split-handle'] = preamble_input(
+        preamble(h63[:40]), [22, 1, 20, 255])
+    s['valid-one-read'] = preamble_input(preamble(h63), [255])
+    s['prefix-magic'] = preamble_input(b'SG')
+    s['prefix-version'] = preamble_input(b'SGNL\x01')
+    s['prefix-length'] = preamble_input(b'SGNL\x01\x10')
+    s['prefix-id'] = preamble_input(preamble(h3)[:14], [1, 3])
+    s['prefix-handle'] = preamble_input(preamble(h63)[:-1], [40, 40])
+    s['magic-wrong'] = preamble_input(preamble(h3, magic=b'SGNM'))
+    s['magic-lower'] = preamble_input(preamble(h3, magic=b'sgnl'), [1, 1])
+    s['magic-first-byte'] = preamble_input(b'X' + preamble(h3)[1:])
+    s['version-0'] = preamble_input(preamble(h3, version=0))
+    s['version-2'] = preamble_input(preamble(h3, version=2), [5, 1])
+    s['version-255'] = preamble_input(preamble(h3, version=255))
+    s['length-0'] = preamble_input(preamble(b'', hlen=0))
+    s['length-2'] = preamble_input(preamble(b'ab'))
+    s['length-64'] = preamble_input(preamble(h63 + b'x'))
+    s['length-255'] = preamble_input(preamble(h63, hlen=255))
+    s['length-short'] = preamble_input(preamble(b'abcdef', hlen=5))
+    s['length-long'] = preamble_input(preamble(b'abcdef', hlen=7))
+    s['trailing-byte'] = preamble_input(preamble(h3) + b'x')
+    s['trailing-split'] = preamble_input(preamble(b'abcd') + b'SGNL',
+                                         [26, 4])
+    s['trailing-one-read'] = preamble_input(preamble(b'abcd') + b'tail')
+    s['trailing-max'] = preamble_input(preamble(h63) + b'more', [85, 4])
+    s['two-preambles'] = preamble_input(preamble(h3) + preamble(h63))
+    s['empty'] = preamble_input(b'')
+    return s
+
+
 def write(base, name, seeds):
     d = os.path.join(base, name)
     os.makedirs(d, exist_ok=True)
@@ -244,6 +300,7 @@ def main():
     write(base, 'frame', frame_seeds())
     write(base, 'utf8', utf8_seeds())
     write(base, 'handshake', hs_seeds())
+    write(base, 'preamble', preamble_seeds())
 
 
 if __name__ == '__main__':
