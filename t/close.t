@@ -11,6 +11,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use Signaller::Test;
 use Signaller::Test::Client;
+use Signaller::Conformance qw(reason_for);
 
 my $t = Signaller::Test->new->require_module;
 $t->run(<<'EOF');
@@ -32,14 +33,6 @@ server {
 }
 EOF
 
-my %reason = (
-    1000 => 'Normal Closure', 1001 => 'Going Away', 1002 => 'Protocol Error',
-    1007 => 'Invalid Payload', 1009 => 'Message Too Big',
-    1011 => 'Internal Error', 4000 => 'Listen Timeout',
-    4001 => 'Pipe Timeout', 4002 => 'Too Many Messages',
-    4003 => 'Peer Gone',
-);
-
 sub F { Signaller::Test::Client::frame(@_) }
 
 # (cause, other) for who = listener | connector
@@ -57,11 +50,11 @@ sub row {
     $o{act}->($cause, $other);
     if (exists $o{code}) {
         close_is($cause, $o{code},
-            defined $o{code} ? $o{reason} // $reason{$o{code}} // '' : '',
+            defined $o{code} ? $o{reason} // reason_for($o{code}) : '',
             "$n: causing peer gets " . ($o{code} // 'empty close'),
             reply => $o{reply} // 1);
     }
-    close_is($other, $o{ocode}, $reason{$o{ocode}},
+    close_is($other, $o{ocode}, reason_for($o{ocode}),
         "$n: other peer gets $o{ocode}");
 }
 
@@ -378,7 +371,7 @@ for my $layout ($t->layouts) {
         my $l = $t->ws("$base/listen/$h");
         is($l->status, 101, "waiting $name: listener");
         $act->($l);
-        close_is($l, $code, $reason{$code}, "waiting $name: $code");
+        close_is($l, $code, reason_for($code), "waiting $name: $code");
         my $l2 = $t->ws("$base/listen/$h");
         is($l2->status, 101, "waiting $name: handle freed");
         close_listener($l2, "waiting $name relisten");

@@ -40,22 +40,10 @@ EOF
 my $port = $t->port;
 my $port1 = $t->port(1);
 
-sub st {
-    my ($path, %o) = @_;
-    my $c = $t->ws($path, %o);
-    my $s = $c->status;
-    if (defined $s && $s == 101 && $path =~ m{/listen/}) {
-        $c->send_close(1000);
-        $c->read_message(2);
-        $c->wait_eof(2);
-    }
-    $c->close;
-    return $s // 'none';
-}
-
+# status of a listen on a fresh handle under $base (Signaller::Test::ws_status)
 sub listen_st {
     my ($base, %o) = @_;
-    return st("$base/listen/" . $t->handle, %o);
+    return $t->ws_status("$base/listen/" . $t->handle, %o);
 }
 
 ### same-origin rule (no signaller_origin) ###
@@ -81,8 +69,8 @@ is(listen_st('', origin => "http://x127.0.0.1:$port"), 403,
 is(listen_st('', origin => 'null'), 403, 'Origin null: 403');
 is(listen_st('', host => 'example.com',
     origin => 'https://example.com.evil'), 403, 'longer host: 403');
-is(st('/connect/' . $t->handle, origin => 'http://evil.example'), 403,
-    '/connect checked too: 403');
+is($t->ws_status('/connect/' . $t->handle, origin => 'http://evil.example'),
+    403, '/connect checked too: 403');
 
 ### signaller_origin <regex> ###
 
@@ -126,8 +114,8 @@ is(listen_st('/over', port => $port1, origin => 'http://other.example'),
 
 ### order ###
 
-is(st('/connect/' . $t->handle, origin => 'http://evil.example'), 403,
-    'bad Origin + no listener: 403 before 404');
+is($t->ws_status('/connect/' . $t->handle, origin => 'http://evil.example'),
+    403, 'bad Origin + no listener: 403 before 404');
 is(listen_st('', origin => 'http://evil.example', key => 'abc'), 400,
     'bad Origin + bad key: 400');
 is(listen_st('', origin => 'http://evil.example', version => '8'), 426,
@@ -139,9 +127,9 @@ is(listen_st('', origin => 'http://evil.example', method => 'POST'), 405,
     my $h = $t->handle;
     my $l = $t->ws("/listen/$h");
     is($l->status, 101, 'listener');
-    is(st("/listen/$h", origin => 'http://evil.example'), 403,
+    is($t->ws_status("/listen/$h", origin => 'http://evil.example'), 403,
         'bad Origin + duplicate listen: 403 before 409');
-    is(st("/connect/$h", origin => 'http://evil.example'), 403,
+    is($t->ws_status("/connect/$h", origin => 'http://evil.example'), 403,
         'connect with bad Origin: 403');
     $l->send_text('still here');
     my $c = $t->ws("/connect/$h");

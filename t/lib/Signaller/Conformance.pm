@@ -37,6 +37,8 @@ our @EXPORT = qw(
     utf8_valid_prefix_len reason_for
 );
 
+# The reason the server's close frames carry with each code ('' with any
+# other code); t/close.t uses it too.
 my %REASON = (
     1000 => 'Normal Closure', 1001 => 'Going Away', 1002 => 'Protocol Error',
     1007 => 'Invalid Payload', 1009 => 'Message Too Big',

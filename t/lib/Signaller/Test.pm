@@ -594,6 +594,22 @@ sub connect_ws {
     return $self->ws("$base/connect/$handle", %o);
 }
 
+# Status of a handshake ('none' if no response came); a 101 listener is
+# closed cleanly (close 1000, its echo, EOF) before the connection is
+# closed. Options: as for ws().
+sub ws_status {
+    my ($self, $path, %o) = @_;
+    my $c = $self->ws($path, %o);
+    my $s = $c->status;
+    if (defined $s && $s == 101 && $path =~ m{/listen/}) {
+        $c->send_close(1000);
+        $c->read_message(2);
+        $c->wait_eof(2);
+    }
+    $c->close;
+    return $s // 'none';
+}
+
 # Layouts available for two-peer tests: 'same' always, 'cross' with
 # several workers.
 sub layouts {
