@@ -12,6 +12,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <sys/un.h>
+
 
 #define NGX_HTTP_SIGNALLER_HANDLE_MIN      3
 #define NGX_HTTP_SIGNALLER_HANDLE_MAX      63
@@ -19,9 +21,17 @@
 /* random identifiers: relay socket names, listener ids */
 #define NGX_HTTP_SIGNALLER_ID_LEN          16
 
-/* magic, version, handle length, listener id, handle */
+/*
+ * Between workers (ngx_http_signaller_wire.c): a worker's relay socket is
+ * "@ngx_http_signaller/<its name in hex>" in the abstract namespace; a
+ * connector's worker sends a preamble (magic, version, handle length,
+ * listener id, handle) and the listener's worker answers one byte.
+ */
+#define NGX_HTTP_SIGNALLER_RELAY_NAME      "ngx_http_signaller/"
 #define NGX_HTTP_SIGNALLER_PREAMBLE_MAX                                     \
     (4 + 1 + 1 + NGX_HTTP_SIGNALLER_ID_LEN + NGX_HTTP_SIGNALLER_HANDLE_MAX)
+#define NGX_HTTP_SIGNALLER_ANSWER_YES      'y'
+#define NGX_HTTP_SIGNALLER_ANSWER_NO       'n'
 
 #define NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED  426
 
@@ -249,8 +259,10 @@ ngx_uint_t ngx_http_signaller_ident_match(struct ucred *cred,
 extern ngx_http_signaller_ident_t  ngx_http_signaller_self;
 
 
-/* ngx_http_signaller_preamble.c */
+/* ngx_http_signaller_wire.c */
 
+socklen_t ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
+    ngx_http_signaller_id_t *name);
 u_char *ngx_http_signaller_preamble_write(u_char *p,
     ngx_http_signaller_id_t *id, ngx_str_t *handle);
 ngx_int_t ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
@@ -259,6 +271,8 @@ ngx_int_t ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
 
 /* ngx_http_signaller_handshake.c */
 
+ngx_int_t ngx_http_signaller_route(ngx_http_request_t *r, ngx_str_t *handle,
+    ngx_uint_t *listen);
 ngx_int_t ngx_http_signaller_check_request(ngx_http_request_t *r,
     ngx_http_signaller_loc_conf_t *slcf, ngx_str_t *key);
 ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
@@ -312,16 +326,41 @@ void ngx_http_signaller_session_read_event(ngx_event_t *ev);
 void ngx_http_signaller_session_write_event(ngx_event_t *ev);
 
 
-/* ngx_http_signaller_relay.c */
+/* ngx_http_signaller_relay_listener.c */
 
 void ngx_http_signaller_relay_init(ngx_cycle_t *cycle);
 void ngx_http_signaller_relay_exit(ngx_cycle_t *cycle);
+ngx_connection_t *ngx_http_signaller_relay_connection(ngx_socket_t fd,
+    ngx_pool_t *pool, ngx_log_t *log);
+
+
+/* ngx_http_signaller_relay_connector.c */
+
+void ngx_http_signaller_relays_init(void);
+void ngx_http_signaller_relays_exit(void);
 ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key);
 
 
-/* ngx_http_signaller_module.c */
+/* ngx_http_signaller_upgrade.c */
 
+ngx_int_t ngx_http_signaller_upgrade(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_http_event_handler_pt read, ngx_http_event_handler_pt write);
+ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,
+    ngx_http_signaller_session_t *s, ngx_http_signaller_session_t *l,
+    ngx_str_t *key);
+
+
+/* ngx_http_signaller_status.c */
+
+ngx_int_t ngx_http_signaller_status_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_signaller_worker.c */
+
+ngx_int_t ngx_http_signaller_init_module(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_signaller_init_process(ngx_cycle_t *cycle);
+void ngx_http_signaller_exit_process(ngx_cycle_t *cycle);
 void ngx_http_signaller_exiting(void);
 
 

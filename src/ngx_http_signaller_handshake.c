@@ -345,3 +345,80 @@ ngx_http_signaller_send_refusal(ngx_http_request_t *r, ngx_int_t status)
 
     return ngx_http_send_header(r);
 }
+
+
+/*
+ * The last two segments of the path decide: ".../listen/<handle>" or
+ * ".../connect/<handle>", the handle as in the original server's code,
+ * [a-z](?:_?[a-z0-9]){2,31}.
+ */
+
+ngx_int_t
+ngx_http_signaller_route(ngx_http_request_t *r, ngx_str_t *handle,
+    ngx_uint_t *listen)
+{
+    u_char      *p, *start, *end;
+    size_t       len;
+    ngx_uint_t   units;
+
+    start = r->uri.data;
+    end = r->uri.data + r->uri.len;
+
+    for (p = end; p > start && p[-1] != '/'; p--) { /* void */ }
+
+    if (p == start) {
+        return NGX_DECLINED;
+    }
+
+    handle->data = p;
+    handle->len = end - p;
+
+    end = p - 1;
+
+    for (p = end; p > start && p[-1] != '/'; p--) { /* void */ }
+
+    len = end - p;
+
+    if (len == sizeof("listen") - 1
+        && ngx_strncmp(p, "listen", len) == 0)
+    {
+        *listen = 1;
+
+    } else if (len == sizeof("connect") - 1
+               && ngx_strncmp(p, "connect", len) == 0)
+    {
+        *listen = 0;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    p = handle->data;
+    end = p + handle->len;
+
+    if (p == end || *p < 'a' || *p > 'z') {
+        return NGX_DECLINED;
+    }
+
+    p++;
+
+    for (units = 0; p < end; units++) {
+        if (*p == '_') {
+            p++;
+        }
+
+        if (p == end
+            || !((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+        {
+            return NGX_DECLINED;
+        }
+
+        p++;
+    }
+
+    if (units < 2 || units > 31) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}

@@ -1,0 +1,188 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+/*
+ * Taking a connection over from its HTTP request once the handshake has
+ * passed every check: the 101 goes out, the request's event handlers
+ * become the module's, and for a session (not a splice) the request, its
+ * pool and its header buffers are freed, as for an idle keepalive
+ * connection, so that a waiting listener costs little.
+ */
+
+
+#include "ngx_http_signaller.h"
+
+
+static void ngx_http_signaller_release(ngx_event_t *wev);
+static void ngx_http_signaller_read_handler(ngx_http_request_t *r);
+static void ngx_http_signaller_write_handler(ngx_http_request_t *r);
+
+
+static ngx_event_handler_pt  ngx_http_signaller_request_handler;
+
+
+/* sends the 101 and hands the request's events to "read" and "write" */
+
+ngx_int_t
+ngx_http_signaller_upgrade(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_http_event_handler_pt read, ngx_http_event_handler_pt write)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (ngx_http_signaller_send_accept(r, key) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    r->read_event_handler = read;
+    r->write_event_handler = write;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (clcf->tcp_nodelay && ngx_tcp_nodelay(r->connection) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A session on the request's connection: a connector ("l" its listener)
+ * is paired at once.  The listener leaves the table only once the 101 is
+ * out.
+ */
+
+ngx_int_t
+ngx_http_signaller_takeover(ngx_http_request_t *r,
+    ngx_http_signaller_session_t *s, ngx_http_signaller_session_t *l,
+    ngx_str_t *key)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    s->request = r;
+    ngx_http_set_ctx(r, s, ngx_http_signaller_module);
+
+    if (ngx_http_signaller_upgrade(r, key, ngx_http_signaller_read_handler,
+                                   ngx_http_signaller_write_handler)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->main->count++;
+
+    ngx_http_signaller_session_start(s, l, r->header_in);
+
+    /*
+     * The request is released once this handler has returned, unless
+     * another module tied something to its lifetime (limit_conn counts
+     * the connection until its pool goes): then it lives as long as the
+     * session.
+     */
+
+    if (r->pool->cleanup == NULL && r->cleanup == NULL) {
+        ngx_http_signaller_request_handler = c->write->handler;
+        c->write->handler = ngx_http_signaller_release;
+        ngx_post_event(c->write, &ngx_posted_events);
+    }
+
+    return NGX_DONE;
+}
+
+
+/*
+ * A session needs only its connection: the request, its pool and the
+ * header buffers are freed, as for an idle keepalive connection, and the
+ * access log gets its line (101) now.  This keeps a waiting listener small.
+ */
+
+static void
+ngx_http_signaller_release(ngx_event_t *wev)
+{
+    ngx_chain_t                   *cl, *ln;
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_connection_t         *hc;
+    ngx_http_signaller_session_t  *s;
+
+    c = wev->data;
+    r = c->data;
+    s = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+
+    wev->handler = ngx_http_signaller_request_handler;
+
+    if (s->done || c->close || r->out || c->buffered
+        || r->pool->cleanup || r->cleanup)
+    {
+        wev->handler(wev);
+        return;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "signaller: releasing the request");
+
+    hc = r->http_connection;
+
+    s->request = NULL;
+    r->keepalive = 0;
+
+    ngx_http_free_request(r, 0);
+
+    c->data = s;
+    c->destroyed = 0;
+    c->log->action = "signalling";
+
+    if (ngx_pfree(c->pool, c->buffer->start) == NGX_OK) {
+        c->buffer->pos = NULL;
+    }
+
+    for (cl = hc->free; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    for (cl = hc->busy; cl; /* void */) {
+        ln = cl;
+        cl = cl->next;
+        ngx_pfree(c->pool, ln->buf->start);
+        ngx_free_chain(c->pool, ln);
+    }
+
+    hc->free = NULL;
+    hc->busy = NULL;
+    hc->nbusy = 0;
+
+#if (NGX_HTTP_SSL)
+    if (c->ssl) {
+        ngx_ssl_free_buffer(c);
+    }
+#endif
+
+    c->read->handler = ngx_http_signaller_session_read_event;
+    c->write->handler = ngx_http_signaller_session_write_event;
+
+    ngx_http_signaller_session_write(s);
+}
+
+
+static void
+ngx_http_signaller_read_handler(ngx_http_request_t *r)
+{
+    ngx_http_signaller_session_read(
+                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+}
+
+
+static void
+ngx_http_signaller_write_handler(ngx_http_request_t *r)
+{
+    ngx_http_signaller_session_write(
+                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+}

@@ -1,0 +1,150 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+/*
+ * The worker's life: what each worker sets up and tears down, the sweep
+ * of dead workers' entries, and telling a stop from a reload.
+ */
+
+
+#include "ngx_http_signaller.h"
+
+
+static void ngx_http_signaller_sweep_handler(ngx_event_t *ev);
+
+
+static ngx_event_t  ngx_http_signaller_sweep;
+
+
+ngx_int_t
+ngx_http_signaller_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_signaller_zone_retire(cycle);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_signaller_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_shm_zone_t                 **zones;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_signaller_module);
+
+    if (smcf == NULL || smcf->zones.nelts == 0) {
+        return NGX_OK;
+    }
+
+    ngx_http_signaller_sessions_init();
+
+    /* the record each zone gets holds the relay socket's name */
+
+    ngx_http_signaller_ident_init();
+    ngx_http_signaller_relay_init(cycle);
+    ngx_http_signaller_relays_init();
+
+    zones = smcf->zones.elts;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        if (ngx_http_signaller_zone_register(zones[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_signaller_sweep.handler = ngx_http_signaller_sweep_handler;
+    ngx_http_signaller_sweep.data = smcf;
+    ngx_http_signaller_sweep.log = cycle->log;
+    ngx_http_signaller_sweep.cancelable = 1;
+
+    ngx_add_timer(&ngx_http_signaller_sweep, 1000);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_signaller_sweep_handler(ngx_event_t *ev)
+{
+    ngx_uint_t                       i;
+    ngx_shm_zone_t                 **zones;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    smcf = ev->data;
+    zones = smcf->zones.elts;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        ngx_http_signaller_zone_sweep(zones[i]);
+    }
+
+    if (!ngx_exiting) {
+        ngx_add_timer(ev, 1000);
+    }
+}
+
+
+void
+ngx_http_signaller_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_shm_zone_t                 **zones;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_signaller_module);
+
+    if (smcf == NULL || smcf->zones.nelts == 0) {
+        return;
+    }
+
+    zones = smcf->zones.elts;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        ngx_http_signaller_zone_leaving(zones[i]);
+    }
+
+    ngx_http_signaller_sessions_exit();
+    ngx_http_signaller_relays_exit();
+    ngx_http_signaller_relay_exit(cycle);
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        ngx_http_signaller_zone_unregister(zones[i]);
+    }
+}
+
+
+/* a worker begins to shut down: sessions end now unless this is a reload */
+
+void
+ngx_http_signaller_exiting(void)
+{
+    ngx_uint_t                       i, reload;
+    ngx_shm_zone_t                 **zones;
+    ngx_http_signaller_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_signaller_module);
+
+    zones = smcf->zones.elts;
+    reload = 0;
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        reload |= ngx_http_signaller_zone_superseded(zones[i]);
+    }
+
+    if (reload) {
+        return;
+    }
+
+    for (i = 0; i < smcf->zones.nelts; i++) {
+        ngx_http_signaller_zone_leaving(zones[i]);
+    }
+
+    ngx_http_signaller_sessions_going_away();
+}
