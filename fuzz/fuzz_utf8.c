@@ -7,8 +7,8 @@
 /*
  * libFuzzer target: ngx_http_signaller_utf8() against a reference decoder,
  * on the whole input and on the input split at fuzzer-chosen points (the
- * state carried between pieces), plus ngx_http_signaller_close_valid()
- * and ngx_http_signaller_write_close().
+ * state carried between pieces), plus ngx_http_signaller_close_code()
+ * and ngx_http_signaller_close_frame().
  *
  * Input: byte 0 is the number of split points (mod 16), followed by that
  * many bytes, each a piece length; the rest is the text.
@@ -263,7 +263,7 @@ fuzz_check_close(const u_char *p, size_t len)
     ngx_uint_t   code, code2;
     u_char      *end;
 
-    rc = ngx_http_signaller_close_valid((u_char *) p, len);
+    rc = ngx_http_signaller_close_code((u_char *) p, len);
 
     if (len == 0) {
         FUZZ_ASSERT(rc == 0);
@@ -300,7 +300,7 @@ fuzz_check_close(const u_char *p, size_t len)
     frame = malloc(4 + 20);
     FUZZ_ASSERT(frame != NULL);
 
-    end = ngx_http_signaller_write_close(frame, code);
+    end = ngx_http_signaller_close_frame(frame, code);
 
     FUZZ_ASSERT(end >= frame + 2 && end <= frame + 4 + 20);
     FUZZ_ASSERT(frame[0] == 0x88);

@@ -71,6 +71,10 @@ typedef struct {
 } ngx_http_signaller_shctx_t;
 
 
+/* a worker's record in a zone */
+typedef struct ngx_http_signaller_worker_s  ngx_http_signaller_worker_t;
+
+
 typedef struct {
     ngx_http_signaller_shctx_t      *sh;
     ngx_slab_pool_t                 *shpool;
@@ -128,6 +132,26 @@ typedef struct {
     ngx_http_signaller_ident_t       worker;
     ngx_http_signaller_id_t          id;
 } ngx_http_signaller_entry_t;
+
+
+/* in the zone */
+
+struct ngx_http_signaller_worker_s {
+    ngx_queue_t                      queue;   /* in shctx->workers */
+    ngx_queue_t                      entries;
+    ngx_http_signaller_ident_t       ident;
+    ngx_uint_t                       generation;
+    ngx_uint_t                       stopping; /* stops or exited, on purpose */
+};
+
+
+typedef struct {
+    ngx_str_node_t                   sn;      /* key: crc32 of the handle */
+    ngx_queue_t                      queue;   /* in its worker's entries */
+    ngx_http_signaller_worker_t     *worker;
+    ngx_http_signaller_id_t          id;
+    u_char                           data[1];
+} ngx_http_signaller_node_t;
 
 
 typedef struct {
@@ -206,17 +230,51 @@ struct ngx_http_signaller_session_s {
     u_char                          *close_pos;
     u_char                          *close_last;
 
-    unsigned                         relayed:1;   /* from another worker */
+    /* a connector relayed from another worker, on a Unix stream */
+    unsigned                         relayed:1;
+    /* a listener in the table, not paired yet */
     unsigned                         waiting:1;
+    /* its close frame is queued: the closing handshake has begun */
     unsigned                         closing:1;
+    /* its client broke the protocol: the input is only drained */
     unsigned                         failed:1;
+    /* after "failed", our end of the stream is shut to ask for a close */
     unsigned                         shut:1;
+    /* the client's close frame has come */
     unsigned                         close_received:1;
+    /* its buffer is full of frames the peer has not sent yet */
     unsigned                         blocked:1;
+    /* a pong is queued: no input is parsed until it is sent */
     unsigned                         pong_wait:1;
+    /* the client's connection is lost */
     unsigned                         eof:1;
+    /* the session has ended: it is finalized from a posted event */
     unsigned                         done:1;
 };
+
+
+/* the connector's worker of a pair that crosses workers */
+typedef struct {
+    ngx_queue_t                      queue;   /* splices of this worker */
+    ngx_http_request_t              *request;
+    ngx_connection_t                *peer;
+    ngx_http_signaller_ident_t       worker;  /* L */
+    ngx_str_t                        key;
+    ngx_buf_t                       *up;      /* client to L */
+    ngx_buf_t                       *down;    /* L to client */
+    ngx_event_t                      timer;
+    ngx_msec_t                       send_timeout;
+
+    /* the server frame being forwarded to the client */
+    u_char                           header[10];
+    size_t                           header_len;
+    uint64_t                         remaining;
+
+    unsigned                         close_seen:1;  /* L sent its close */
+    unsigned                         close_sent:1;  /* we told the client */
+    unsigned                         client_eof:1;
+    unsigned                         peer_eof:1;    /* L's stream ended */
+} ngx_http_signaller_relay_t;
 
 
 /* ngx_http_signaller_frame.c */
@@ -241,8 +299,8 @@ void ngx_http_signaller_parser_init(ngx_http_signaller_parser_t *p);
 ngx_int_t ngx_http_signaller_parse(ngx_http_signaller_parser_t *p,
     u_char **pos, u_char *last, u_char **out, size_t max_size,
     ngx_uint_t discard, ngx_http_signaller_frame_t *frame);
-ngx_int_t ngx_http_signaller_close_valid(u_char *p, size_t len);
-u_char *ngx_http_signaller_write_close(u_char *p, ngx_uint_t code);
+ngx_int_t ngx_http_signaller_close_code(u_char *p, size_t len);
+u_char *ngx_http_signaller_close_frame(u_char *p, ngx_uint_t code);
 ngx_str_t *ngx_http_signaller_reason(ngx_uint_t code);
 ngx_int_t ngx_http_signaller_utf8(uint32_t *state, u_char *p, size_t len);
 
@@ -288,29 +346,38 @@ char *ngx_http_signaller_zone_add(ngx_conf_t *cf, ngx_str_t *name,
 ngx_int_t ngx_http_signaller_zone_register(ngx_shm_zone_t *zone);
 void ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone);
 void ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone);
+void ngx_http_signaller_purge(ngx_shm_zone_t *zone,
+    ngx_http_signaller_ident_t *ident);
+ngx_uint_t ngx_http_signaller_zone_gone(ngx_shm_zone_t *zone,
+    ngx_http_signaller_ident_t *w);
+ngx_int_t ngx_http_signaller_zone_worker(ngx_shm_zone_t *zone,
+    ngx_pid_t pid, ngx_http_signaller_ident_t *ident);
+ngx_uint_t ngx_http_signaller_zone_reloaded(ngx_shm_zone_t *zone);
+void ngx_http_signaller_zone_reload(ngx_cycle_t *cycle);
+void ngx_http_signaller_zone_stopping(ngx_shm_zone_t *zone);
+ngx_uint_t ngx_http_signaller_zone_stopped(ngx_shm_zone_t *zone,
+    ngx_pid_t pid);
+void ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
+    ngx_http_signaller_stats_t *stats);
+
+
+/* ngx_http_signaller_table.c */
+
 ngx_int_t ngx_http_signaller_table_insert(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_http_signaller_id_t *id);
 ngx_int_t ngx_http_signaller_table_find(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_http_signaller_entry_t *entry);
 void ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_http_signaller_id_t *id);
-ngx_uint_t ngx_http_signaller_zone_gone(ngx_shm_zone_t *zone,
-    ngx_http_signaller_ident_t *w);
-ngx_int_t ngx_http_signaller_zone_worker(ngx_shm_zone_t *zone,
-    ngx_pid_t pid, ngx_http_signaller_ident_t *ident);
-ngx_uint_t ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone);
-void ngx_http_signaller_zone_retire(ngx_cycle_t *cycle);
-void ngx_http_signaller_zone_leaving(ngx_shm_zone_t *zone);
-ngx_uint_t ngx_http_signaller_zone_left(ngx_shm_zone_t *zone, ngx_pid_t pid);
-void ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
-    ngx_http_signaller_stats_t *stats);
+void ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_http_signaller_node_t *node);
 
 
 /* ngx_http_signaller_session.c */
 
 void ngx_http_signaller_sessions_init(void);
 void ngx_http_signaller_sessions_exit(void);
-void ngx_http_signaller_sessions_going_away(void);
+void ngx_http_signaller_sessions_stop(void);
 ngx_http_signaller_session_t *ngx_http_signaller_session_create(
     ngx_pool_t *pool, ngx_connection_t *c,
     ngx_http_signaller_loc_conf_t *slcf);
@@ -320,10 +387,46 @@ ngx_http_signaller_session_t *ngx_http_signaller_session_find(
     ngx_http_signaller_id_t *id);
 void ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
     ngx_http_signaller_session_t *listener, ngx_buf_t *early);
-void ngx_http_signaller_session_read(ngx_http_signaller_session_t *s);
-void ngx_http_signaller_session_write(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_session_unlist(ngx_http_signaller_session_t *s);
+
+
+/* ngx_http_signaller_buf.c */
+
+ngx_http_signaller_buf_t *ngx_http_signaller_buf_get(void);
+void ngx_http_signaller_buf_put(ngx_http_signaller_buf_t *b);
+void ngx_http_signaller_bufs_exit(void);
+void ngx_http_signaller_buf_reset(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_buf_idle(ngx_http_signaller_session_t *s);
+ngx_int_t ngx_http_signaller_room(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_handover(ngx_http_signaller_session_t *from,
+    ngx_http_signaller_session_t *to);
+
+
+/* ngx_http_signaller_read.c */
+
 void ngx_http_signaller_session_read_event(ngx_event_t *ev);
+void ngx_http_signaller_session_read(ngx_http_signaller_session_t *s);
+
+
+/* ngx_http_signaller_write.c */
+
 void ngx_http_signaller_session_write_event(ngx_event_t *ev);
+void ngx_http_signaller_session_write(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_flush(ngx_http_signaller_session_t *s);
+
+
+/* ngx_http_signaller_close.c */
+
+void ngx_http_signaller_close_pair(ngx_http_signaller_session_t *s,
+    ngx_uint_t code, ngx_uint_t peer_code);
+void ngx_http_signaller_close(ngx_http_signaller_session_t *s,
+    ngx_uint_t code);
+void ngx_http_signaller_timer_handler(ngx_event_t *ev);
+void ngx_http_signaller_gone(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_end(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_finalize(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_detach(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_cleanup(void *data);
 
 
 /* ngx_http_signaller_relay_listener.c */
@@ -336,10 +439,19 @@ ngx_connection_t *ngx_http_signaller_relay_connection(ngx_socket_t fd,
 
 /* ngx_http_signaller_relay_connector.c */
 
-void ngx_http_signaller_relays_init(void);
-void ngx_http_signaller_relays_exit(void);
 ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key);
+
+
+/* ngx_http_signaller_splice.c */
+
+void ngx_http_signaller_relays_init(void);
+void ngx_http_signaller_relays_exit(void);
+ngx_http_signaller_relay_t *ngx_http_signaller_relay_create(
+    ngx_http_request_t *r, ngx_connection_t *pc, ngx_str_t *key);
+void ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl);
+void ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
+    ngx_int_t rc);
 
 
 /* ngx_http_signaller_upgrade.c */
@@ -361,7 +473,7 @@ ngx_int_t ngx_http_signaller_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_signaller_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_signaller_init_process(ngx_cycle_t *cycle);
 void ngx_http_signaller_exit_process(ngx_cycle_t *cycle);
-void ngx_http_signaller_exiting(void);
+void ngx_http_signaller_worker_shutdown(void);
 
 
 extern ngx_module_t  ngx_http_signaller_module;

@@ -385,7 +385,7 @@ ngx_http_signaller_utf8(uint32_t *state, u_char *p, size_t len)
  */
 
 ngx_int_t
-ngx_http_signaller_close_valid(u_char *p, size_t len)
+ngx_http_signaller_close_code(u_char *p, size_t len)
 {
     uint32_t    utf8;
     ngx_uint_t  code;
@@ -458,7 +458,7 @@ ngx_http_signaller_reason(ngx_uint_t code)
 /* a close frame with the code and its reason; 0 for one without a code */
 
 u_char *
-ngx_http_signaller_write_close(u_char *p, ngx_uint_t code)
+ngx_http_signaller_close_frame(u_char *p, ngx_uint_t code)
 {
     ngx_str_t  *reason;
 

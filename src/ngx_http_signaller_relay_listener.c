@@ -51,7 +51,7 @@ static ngx_int_t ngx_http_signaller_relay_admit(ngx_socket_t fd,
 static void ngx_http_signaller_relay_preamble(ngx_event_t *ev);
 static void ngx_http_signaller_relay_answer(ngx_connection_t *c,
     ngx_http_signaller_preamble_t *pre, ngx_pid_t pid);
-static void ngx_http_signaller_relay_close(ngx_connection_t *c);
+static void ngx_http_signaller_relay_drop(ngx_connection_t *c);
 static void ngx_http_signaller_relay_empty_handler(ngx_event_t *ev);
 
 
@@ -197,7 +197,7 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
     if (lc->close) {
         /* kept open: listeners here stay pairable from the new workers */
         lc->close = 0;
-        ngx_http_signaller_exiting();
+        ngx_http_signaller_worker_shutdown();
     }
 
     for ( ;; ) {
@@ -362,7 +362,7 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
     if (ev->timedout || c->close) {
         ngx_log_error(NGX_LOG_INFO, c->log, ev->timedout ? NGX_ETIMEDOUT : 0,
                       "signaller: no preamble from worker %P", a->pid);
-        ngx_http_signaller_relay_close(c);
+        ngx_http_signaller_relay_drop(c);
         return;
     }
 
@@ -375,14 +375,14 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_read_event(ev, 0) != NGX_OK) {
-                ngx_http_signaller_relay_close(c);
+                ngx_http_signaller_relay_drop(c);
             }
 
             return;
         }
 
         if (n == NGX_ERROR || n == 0) {
-            ngx_http_signaller_relay_close(c);
+            ngx_http_signaller_relay_drop(c);
             return;
         }
 
@@ -398,7 +398,7 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
             ngx_log_error(NGX_LOG_ALERT, c->log, 0,
                           "signaller: invalid preamble from worker %P",
                           a->pid);
-            ngx_http_signaller_relay_close(c);
+            ngx_http_signaller_relay_drop(c);
             return;
         }
     }
@@ -445,7 +445,7 @@ ngx_http_signaller_relay_answer(ngx_connection_t *c,
     /* a connector's worker that has given up is no longer there to read */
 
     if (c->send(c, &answer, 1) != 1 || s == NULL) {
-        ngx_http_signaller_relay_close(c);
+        ngx_http_signaller_relay_drop(c);
         return;
     }
 
@@ -461,7 +461,7 @@ ngx_http_signaller_relay_answer(ngx_connection_t *c,
 
 
 static void
-ngx_http_signaller_relay_close(ngx_connection_t *c)
+ngx_http_signaller_relay_drop(ngx_connection_t *c)
 {
     ngx_pool_t  *pool;
 

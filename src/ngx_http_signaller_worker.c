@@ -22,7 +22,7 @@ static ngx_event_t  ngx_http_signaller_sweep;
 ngx_int_t
 ngx_http_signaller_init_module(ngx_cycle_t *cycle)
 {
-    ngx_http_signaller_zone_retire(cycle);
+    ngx_http_signaller_zone_reload(cycle);
 
     return NGX_OK;
 }
@@ -106,7 +106,7 @@ ngx_http_signaller_exit_process(ngx_cycle_t *cycle)
     zones = smcf->zones.elts;
 
     for (i = 0; i < smcf->zones.nelts; i++) {
-        ngx_http_signaller_zone_leaving(zones[i]);
+        ngx_http_signaller_zone_stopping(zones[i]);
     }
 
     ngx_http_signaller_sessions_exit();
@@ -122,7 +122,7 @@ ngx_http_signaller_exit_process(ngx_cycle_t *cycle)
 /* a worker begins to shut down: sessions end now unless this is a reload */
 
 void
-ngx_http_signaller_exiting(void)
+ngx_http_signaller_worker_shutdown(void)
 {
     ngx_uint_t                       i, reload;
     ngx_shm_zone_t                 **zones;
@@ -135,7 +135,7 @@ ngx_http_signaller_exiting(void)
     reload = 0;
 
     for (i = 0; i < smcf->zones.nelts; i++) {
-        reload |= ngx_http_signaller_zone_superseded(zones[i]);
+        reload |= ngx_http_signaller_zone_reloaded(zones[i]);
     }
 
     if (reload) {
@@ -143,8 +143,8 @@ ngx_http_signaller_exiting(void)
     }
 
     for (i = 0; i < smcf->zones.nelts; i++) {
-        ngx_http_signaller_zone_leaving(zones[i]);
+        ngx_http_signaller_zone_stopping(zones[i]);
     }
 
-    ngx_http_signaller_sessions_going_away();
+    ngx_http_signaller_sessions_stop();
 }

@@ -5,50 +5,22 @@
 
 
 /*
- * The pairing table: waiting listeners by handle, in a shared memory zone,
- * so that a connector finds a listener whatever worker either landed on.
- * An entry names its listener by the owning worker's record and a random
- * id; nothing private to a process is kept here.  Each worker keeps a
- * record of its own (its identity, see ngx_http_signaller_ident.c) with
- * the entries it owns, so those of a worker that died can be found and
- * purged without a walk over the whole table.  Only the owner removes an
- * entry when its listener pairs or leaves, or a worker that finds the owner
- * dead.  The slab mutex is only held for table operations, never across a
- * system call.
+ * The shared memory zone that holds the pairing table (table.c), and the
+ * workers' records: each worker keeps one (its identity, see ident.c) with
+ * the table entries it owns, so those of a worker that died can be found
+ * and purged without a walk over the whole table.  The zone also counts
+ * configuration loads, which tells a stop from a reload.  The slab mutex
+ * is held only for what is in the zone, never across a system call.
  */
 
 
 #include "ngx_http_signaller.h"
 
 
-typedef struct {
-    ngx_queue_t                      queue;   /* in shctx->workers */
-    ngx_queue_t                      entries;
-    ngx_http_signaller_ident_t       ident;
-    ngx_uint_t                       generation;
-    ngx_uint_t                       exiting;
-} ngx_http_signaller_worker_t;
-
-
-typedef struct {
-    ngx_str_node_t                   sn;      /* key: crc32 of the handle */
-    ngx_queue_t                      queue;   /* in its worker's entries */
-    ngx_http_signaller_worker_t     *worker;
-    ngx_http_signaller_id_t          id;
-    u_char                           data[1];
-} ngx_http_signaller_node_t;
-
-
 static ngx_int_t ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_http_signaller_node_t *ngx_http_signaller_lookup(
-    ngx_http_signaller_zone_ctx_t *ctx, ngx_str_t *handle);
-static void ngx_http_signaller_purge(ngx_shm_zone_t *zone,
-    ngx_http_signaller_ident_t *ident);
 static ngx_http_signaller_worker_t *ngx_http_signaller_find_worker(
     ngx_http_signaller_zone_ctx_t *ctx, ngx_pid_t pid);
-static void ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
-    ngx_http_signaller_node_t *node);
 static void ngx_http_signaller_free_entries(
     ngx_http_signaller_zone_ctx_t *ctx, ngx_http_signaller_worker_t *w);
 static ngx_uint_t ngx_http_signaller_count(ngx_queue_t *list);
@@ -167,7 +139,7 @@ ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
     if (w != NULL) {
         w->ident = ngx_http_signaller_self;
         w->generation = ctx->sh->generation;
-        w->exiting = 0;
+        w->stopping = 0;
         ngx_queue_init(&w->entries);
         ngx_queue_insert_tail(&ctx->sh->workers, &w->queue);
     }
@@ -210,7 +182,7 @@ ngx_http_signaller_zone_unregister(ngx_shm_zone_t *zone)
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     ngx_http_signaller_free_entries(ctx, w);
-    w->exiting = 1;
+    w->stopping = 1;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
@@ -275,7 +247,7 @@ ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone)
 
 /* removes the record of the worker "ident", which is gone */
 
-static void
+void
 ngx_http_signaller_purge(ngx_shm_zone_t *zone,
     ngx_http_signaller_ident_t *ident)
 {
@@ -300,7 +272,7 @@ ngx_http_signaller_purge(ngx_shm_zone_t *zone,
             continue;
         }
 
-        if (!w->exiting) {
+        if (!w->stopping) {
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "signaller: purging entries of worker %P, "
                           "which died", w->ident.pid);
@@ -329,139 +301,6 @@ ngx_http_signaller_free_entries(ngx_http_signaller_zone_ctx_t *ctx,
         node = ngx_queue_data(q, ngx_http_signaller_node_t, queue);
         ngx_http_signaller_free_node(ctx, node);
     }
-}
-
-
-/*
- * Adds a waiting listener under a new random id.  NGX_BUSY: the handle has
- * one already; NGX_DECLINED: the zone is full.
- */
-
-ngx_int_t
-ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
-    ngx_http_signaller_id_t *id)
-{
-    size_t                          n;
-    ngx_uint_t                      tries;
-    ngx_http_signaller_node_t      *node;
-    ngx_http_signaller_ident_t      owner;
-    ngx_http_signaller_worker_t    *w;
-    ngx_http_signaller_zone_ctx_t  *ctx;
-
-    ctx = zone->data;
-
-    if (ctx->self == NULL
-        || ngx_http_signaller_random(id, sizeof(ngx_http_signaller_id_t))
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    w = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
-
-    n = offsetof(ngx_http_signaller_node_t, data) + handle->len;
-
-    for (tries = 0; tries < 2; tries++) {
-
-        ngx_shmtx_lock(&ctx->shpool->mutex);
-
-        node = ngx_http_signaller_lookup(ctx, handle);
-
-        if (node != NULL) {
-            owner = node->worker->ident;
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-            /* a listener of a worker that died is no listener */
-
-            if (owner.pid == ngx_pid
-                || ngx_http_signaller_ident_alive(&owner))
-            {
-                return NGX_BUSY;
-            }
-
-            ngx_http_signaller_purge(zone, &owner);
-            continue;
-        }
-
-        node = ngx_slab_alloc_locked(ctx->shpool, n);
-
-        if (node != NULL) {
-            ngx_memcpy(node->data, handle->data, handle->len);
-            node->sn.str.data = node->data;
-            node->sn.str.len = handle->len;
-            node->sn.node.key = ngx_crc32_short(handle->data, handle->len);
-            node->worker = w;
-            node->id = *id;
-
-            ngx_rbtree_insert(&ctx->sh->rbtree, &node->sn.node);
-            ngx_queue_insert_tail(&w->entries, &node->queue);
-            ctx->sh->entries++;
-        }
-
-        ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-        if (node == NULL) {
-            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                          "signaller zone \"%V\" is full", &zone->shm.name);
-            return NGX_DECLINED;
-        }
-
-        return NGX_OK;
-    }
-
-    return NGX_BUSY;
-}
-
-
-/*
- * Where the listener on "handle" waits: NGX_DECLINED if none.  The entry
- * stays: its owner removes it when the listener pairs.
- */
-
-ngx_int_t
-ngx_http_signaller_table_find(ngx_shm_zone_t *zone, ngx_str_t *handle,
-    ngx_http_signaller_entry_t *entry)
-{
-    ngx_http_signaller_node_t      *node;
-    ngx_http_signaller_zone_ctx_t  *ctx;
-
-    ctx = zone->data;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    node = ngx_http_signaller_lookup(ctx, handle);
-
-    if (node != NULL) {
-        entry->worker = node->worker->ident;
-        entry->id = node->id;
-    }
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-    return (node != NULL) ? NGX_OK : NGX_DECLINED;
-}
-
-
-void
-ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
-    ngx_http_signaller_id_t *id)
-{
-    ngx_http_signaller_node_t      *node;
-    ngx_http_signaller_zone_ctx_t  *ctx;
-
-    ctx = zone->data;
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    node = ngx_http_signaller_lookup(ctx, handle);
-
-    if (node != NULL
-        && ngx_memcmp(&node->id, id, sizeof(ngx_http_signaller_id_t)) == 0)
-    {
-        ngx_http_signaller_free_node(ctx, node);
-    }
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
 
@@ -516,11 +355,11 @@ ngx_http_signaller_zone_worker(ngx_shm_zone_t *zone, ngx_pid_t pid,
  * Whether a newer configuration has been loaded since this worker started:
  * a worker told to shut down is then being replaced by a reload, not
  * stopped.  Every load of the configuration counts in the zone it reuses,
- * and in the old zone it replaces (see zone_retire()).
+ * and in the old zone it replaces (see zone_reload()).
  */
 
 ngx_uint_t
-ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone)
+ngx_http_signaller_zone_reloaded(ngx_shm_zone_t *zone)
 {
     ngx_http_signaller_worker_t    *self;
     ngx_http_signaller_zone_ctx_t  *ctx;
@@ -539,11 +378,11 @@ ngx_http_signaller_zone_superseded(ngx_shm_zone_t *zone)
 
 /*
  * In the master, when a new configuration is loaded: zones of the old one
- * that are not reused (gone, or resized) learn that they are superseded.
+ * that are not reused (gone, or resized) count the load too.
  */
 
 void
-ngx_http_signaller_zone_retire(ngx_cycle_t *cycle)
+ngx_http_signaller_zone_reload(ngx_cycle_t *cycle)
 {
     ngx_uint_t                      i, n, reused;
     ngx_list_part_t                *part, *opart;
@@ -607,10 +446,10 @@ ngx_http_signaller_zone_retire(ngx_cycle_t *cycle)
 }
 
 
-/* this worker begins to shut down: pipes relayed from it end with 1001 */
+/* this worker stops, or exits: pipes relayed from it end with 1001 */
 
 void
-ngx_http_signaller_zone_leaving(ngx_shm_zone_t *zone)
+ngx_http_signaller_zone_stopping(ngx_shm_zone_t *zone)
 {
     ngx_http_signaller_worker_t    *self;
     ngx_http_signaller_zone_ctx_t  *ctx;
@@ -624,21 +463,21 @@ ngx_http_signaller_zone_leaving(ngx_shm_zone_t *zone)
     self = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
-    self->exiting = 1;
+    self->stopping = 1;
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 }
 
 
 /*
- * Whether worker "pid" left on purpose: it marked its record when it began
- * to shut down or exited.  A crashed worker's record is not marked, or is
+ * Whether worker "pid" stopped on purpose: it marked its record when it
+ * began to stop, or exited.  A crashed worker's record is not marked, or is
  * already purged.
  */
 
 ngx_uint_t
-ngx_http_signaller_zone_left(ngx_shm_zone_t *zone, ngx_pid_t pid)
+ngx_http_signaller_zone_stopped(ngx_shm_zone_t *zone, ngx_pid_t pid)
 {
-    ngx_uint_t                      left;
+    ngx_uint_t                      stopped;
     ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
@@ -647,11 +486,11 @@ ngx_http_signaller_zone_left(ngx_shm_zone_t *zone, ngx_pid_t pid)
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     w = ngx_http_signaller_find_worker(ctx, pid);
-    left = (w != NULL) ? w->exiting : 0;
+    stopped = (w != NULL) ? w->stopping : 0;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    return left;
+    return stopped;
 }
 
 
@@ -691,21 +530,10 @@ ngx_http_signaller_count(ngx_queue_t *list)
          q = ngx_queue_next(q))
     {
         w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
-        n += !w->exiting;
+        n += !w->stopping;
     }
 
     return n;
-}
-
-
-static ngx_http_signaller_node_t *
-ngx_http_signaller_lookup(ngx_http_signaller_zone_ctx_t *ctx,
-    ngx_str_t *handle)
-{
-    return (ngx_http_signaller_node_t *)
-               ngx_str_rbtree_lookup(&ctx->sh->rbtree, handle,
-                                     ngx_crc32_short(handle->data,
-                                                     handle->len));
 }
 
 
@@ -730,15 +558,4 @@ ngx_http_signaller_find_worker(ngx_http_signaller_zone_ctx_t *ctx,
     }
 
     return NULL;
-}
-
-
-static void
-ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
-    ngx_http_signaller_node_t *node)
-{
-    ngx_rbtree_delete(&ctx->sh->rbtree, &node->sn.node);
-    ngx_queue_remove(&node->queue);
-    ngx_slab_free_locked(ctx->shpool, node);
-    ctx->sh->entries--;
 }

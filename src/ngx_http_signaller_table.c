@@ -1,0 +1,177 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+/*
+ * The pairing table: waiting listeners by handle, in a shared memory zone,
+ * so that a connector finds a listener whatever worker either landed on.
+ * An entry names its listener by the owning worker's record (zone.c) and
+ * a random id; nothing private to a process is kept here.  Only the owner
+ * removes an entry, when its listener pairs or leaves, or a worker that
+ * finds the owner dead.  The slab mutex is only held for table operations,
+ * never across a system call.
+ */
+
+
+#include "ngx_http_signaller.h"
+
+
+static ngx_http_signaller_node_t *ngx_http_signaller_lookup(
+    ngx_http_signaller_zone_ctx_t *ctx, ngx_str_t *handle);
+
+
+/*
+ * Adds a waiting listener under a new random id.  NGX_BUSY: the handle has
+ * one already; NGX_DECLINED: the zone is full.
+ */
+
+ngx_int_t
+ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
+    ngx_http_signaller_id_t *id)
+{
+    size_t                          n;
+    ngx_uint_t                      tries;
+    ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_ident_t      owner;
+    ngx_http_signaller_worker_t    *w;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    if (ctx->self == NULL
+        || ngx_http_signaller_random(id, sizeof(ngx_http_signaller_id_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    w = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
+
+    n = offsetof(ngx_http_signaller_node_t, data) + handle->len;
+
+    for (tries = 0; tries < 2; tries++) {
+
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+
+        node = ngx_http_signaller_lookup(ctx, handle);
+
+        if (node != NULL) {
+            owner = node->worker->ident;
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+            /* a listener of a worker that died is no listener */
+
+            if (owner.pid == ngx_pid
+                || ngx_http_signaller_ident_alive(&owner))
+            {
+                return NGX_BUSY;
+            }
+
+            ngx_http_signaller_purge(zone, &owner);
+            continue;
+        }
+
+        node = ngx_slab_alloc_locked(ctx->shpool, n);
+
+        if (node != NULL) {
+            ngx_memcpy(node->data, handle->data, handle->len);
+            node->sn.str.data = node->data;
+            node->sn.str.len = handle->len;
+            node->sn.node.key = ngx_crc32_short(handle->data, handle->len);
+            node->worker = w;
+            node->id = *id;
+
+            ngx_rbtree_insert(&ctx->sh->rbtree, &node->sn.node);
+            ngx_queue_insert_tail(&w->entries, &node->queue);
+            ctx->sh->entries++;
+        }
+
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+        if (node == NULL) {
+            ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                          "signaller zone \"%V\" is full", &zone->shm.name);
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_BUSY;
+}
+
+
+/*
+ * Where the listener on "handle" waits: NGX_DECLINED if none.  The entry
+ * stays: its owner removes it when the listener pairs.
+ */
+
+ngx_int_t
+ngx_http_signaller_table_find(ngx_shm_zone_t *zone, ngx_str_t *handle,
+    ngx_http_signaller_entry_t *entry)
+{
+    ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_signaller_lookup(ctx, handle);
+
+    if (node != NULL) {
+        entry->worker = node->worker->ident;
+        entry->id = node->id;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return (node != NULL) ? NGX_OK : NGX_DECLINED;
+}
+
+
+void
+ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
+    ngx_http_signaller_id_t *id)
+{
+    ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_signaller_lookup(ctx, handle);
+
+    if (node != NULL
+        && ngx_memcmp(&node->id, id, sizeof(ngx_http_signaller_id_t)) == 0)
+    {
+        ngx_http_signaller_free_node(ctx, node);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+}
+
+
+static ngx_http_signaller_node_t *
+ngx_http_signaller_lookup(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_str_t *handle)
+{
+    return (ngx_http_signaller_node_t *)
+               ngx_str_rbtree_lookup(&ctx->sh->rbtree, handle,
+                                     ngx_crc32_short(handle->data,
+                                                     handle->len));
+}
+
+
+void
+ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
+    ngx_http_signaller_node_t *node)
+{
+    ngx_rbtree_delete(&ctx->sh->rbtree, &node->sn.node);
+    ngx_queue_remove(&node->queue);
+    ngx_slab_free_locked(ctx->shpool, node);
+    ctx->sh->entries--;
+}

@@ -1,0 +1,343 @@
+
+/*
+ * Copyright (C) The signaller for nginx authors
+ */
+
+
+/*
+ * What a session sends to its client, in this order: the rest of the 101,
+ * frames from the peer (or the former peer, after a pair broke), a pong,
+ * the close frame.  Then what went out is given back, the close moves
+ * forward, and send_timeout runs while anything is left.
+ */
+
+
+#include "ngx_http_signaller.h"
+
+
+#define NGX_HTTP_SIGNALLER_QUEUES  3
+
+
+static ngx_int_t ngx_http_signaller_send_response(
+    ngx_http_signaller_session_t *s);
+static ngx_int_t ngx_http_signaller_send_frames(
+    ngx_http_signaller_session_t *s);
+static ngx_uint_t ngx_http_signaller_queued(ngx_http_signaller_session_t *s,
+    ngx_buf_t *bufs, u_char ***pos);
+static void ngx_http_signaller_sent(ngx_http_signaller_session_t *s);
+static ngx_int_t ngx_http_signaller_close_forward(
+    ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_wait_write(ngx_http_signaller_session_t *s);
+
+
+/* event handlers of a connection that is nothing but a session */
+
+void
+ngx_http_signaller_session_write_event(ngx_event_t *ev)
+{
+    ngx_connection_t  *c = ev->data;
+
+    ngx_http_signaller_session_write(c->data);
+}
+
+
+/* the write event handler */
+
+void
+ngx_http_signaller_session_write(ngx_http_signaller_session_t *s)
+{
+    ngx_connection_t  *c;
+
+    c = s->connection;
+
+    if (s->done || c->close) {
+        ngx_http_signaller_finalize(s);
+        return;
+    }
+
+    if (c->write->timedout) {
+        c->write->timedout = 0;
+        c->timedout = 1;
+
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "signaller: client timed out");
+
+        ngx_http_signaller_gone(s);
+        return;
+    }
+
+    ngx_http_signaller_flush(s);
+}
+
+
+void
+ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
+{
+    ngx_int_t  rc;
+
+    if (s->done) {
+        return;
+    }
+
+    rc = ngx_http_signaller_send_response(s);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_signaller_send_frames(s);
+
+        if (rc == NGX_OK) {
+            ngx_http_signaller_sent(s);
+
+            if (ngx_http_signaller_close_forward(s) == NGX_DONE) {
+                return;
+            }
+        }
+    }
+
+    if (rc == NGX_ERROR) {
+        ngx_http_signaller_gone(s);
+        return;
+    }
+
+    ngx_http_signaller_wait_write(s);
+}
+
+
+/* NGX_AGAIN while the 101 has not been sent in full */
+
+static ngx_int_t
+ngx_http_signaller_send_response(ngx_http_signaller_session_t *s)
+{
+    ngx_http_request_t  *r;
+
+    r = s->request;
+
+    if (r == NULL || r->out == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_output_filter(r, NULL) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return r->out ? NGX_AGAIN : NGX_OK;
+}
+
+
+/* sends until all is out or the socket would block */
+
+static ngx_int_t
+ngx_http_signaller_send_frames(ngx_http_signaller_session_t *s)
+{
+    u_char            **pos[NGX_HTTP_SIGNALLER_QUEUES];
+    ssize_t             sent;
+    ngx_buf_t           bufs[NGX_HTTP_SIGNALLER_QUEUES];
+    ngx_uint_t          i, n;
+    ngx_chain_t        *cl, chain[NGX_HTTP_SIGNALLER_QUEUES];
+    ngx_connection_t   *c;
+
+    c = s->connection;
+
+    for ( ;; ) {
+        n = ngx_http_signaller_queued(s, bufs, pos);
+
+        /* TLS may hold bytes of its own, sent by a call without data */
+
+        if ((n == 0 && !c->buffered) || !c->write->ready) {
+            return NGX_OK;
+        }
+
+        if (n == 1 && !c->buffered) {
+
+            /* the usual case, one run of frames: a plain send() */
+
+            sent = c->send(c, bufs[0].pos, bufs[0].last - bufs[0].pos);
+
+            if (sent == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (sent > 0) {
+                bufs[0].pos += sent;
+            }
+
+            cl = (bufs[0].pos < bufs[0].last) ? chain : NULL;
+
+        } else {
+            for (i = 0; i < n; i++) {
+                chain[i].buf = &bufs[i];
+                chain[i].next = (i + 1 < n) ? &chain[i + 1] : NULL;
+            }
+
+            cl = c->send_chain(c, n ? chain : NULL, 0);
+
+            if (cl == NGX_CHAIN_ERROR) {
+                return NGX_ERROR;
+            }
+        }
+
+        for (i = 0; i < n; i++) {
+            *pos[i] = bufs[i].pos;
+        }
+
+        if (cl != NULL || c->buffered || n == 0) {
+            return NGX_OK;
+        }
+    }
+}
+
+
+/*
+ * What is queued for the client, as buffers, and in "pos" where each one's
+ * sent position goes back to.
+ */
+
+static ngx_uint_t
+ngx_http_signaller_queued(ngx_http_signaller_session_t *s, ngx_buf_t *bufs,
+    u_char ***pos)
+{
+    ngx_uint_t                     i, n;
+    ngx_http_signaller_session_t  *p;
+
+    ngx_memzero(bufs, NGX_HTTP_SIGNALLER_QUEUES * sizeof(ngx_buf_t));
+
+    n = 0;
+    p = s->peer;
+
+    if (p && p->in && p->out_pos < p->out_last) {
+        bufs[n].pos = p->out_pos;
+        bufs[n].last = p->out_last;
+        pos[n++] = &p->out_pos;
+
+    } else if (s->orphan && s->orphan_pos < s->orphan_last) {
+        bufs[n].pos = s->orphan_pos;
+        bufs[n].last = s->orphan_last;
+        pos[n++] = &s->orphan_pos;
+    }
+
+    if (s->pong_pos < s->pong_last) {
+        bufs[n].pos = s->pong_pos;
+        bufs[n].last = s->pong_last;
+        pos[n++] = &s->pong_pos;
+    }
+
+    if (s->close_pos < s->close_last) {
+        bufs[n].pos = s->close_pos;
+        bufs[n].last = s->close_last;
+        pos[n++] = &s->close_pos;
+    }
+
+    for (i = 0; i < n; i++) {
+        bufs[i].memory = 1;
+    }
+
+    if (n) {
+        bufs[n - 1].flush = 1;
+    }
+
+    return n;
+}
+
+
+/* what was sent in full is given back; a blocked peer reads on */
+
+static void
+ngx_http_signaller_sent(ngx_http_signaller_session_t *s)
+{
+    ngx_http_signaller_session_t  *p;
+
+    p = s->peer;
+
+    if (p && p->in && p->out_pos == p->out_last) {
+        if (p->blocked) {
+            p->blocked = 0;
+            ngx_post_event(p->connection->read, &ngx_posted_events);
+
+        } else {
+            ngx_http_signaller_buf_idle(p);
+        }
+    }
+
+    if (s->orphan && s->orphan_pos == s->orphan_last) {
+        ngx_http_signaller_buf_put(s->orphan);
+        s->orphan = NULL;
+    }
+
+    if (s->pong_pos == s->pong_last) {
+        s->pong_pos = NULL;
+        s->pong_last = NULL;
+
+        if (s->pong_wait) {
+            s->pong_wait = 0;
+            ngx_post_event(s->connection->read, &ngx_posted_events);
+        }
+    }
+}
+
+
+/*
+ * Once the close frame is out: the session ends if the client has closed
+ * too (NGX_DONE), or asks it to, by the end of its stream, if the input
+ * can no longer be parsed.
+ */
+
+static ngx_int_t
+ngx_http_signaller_close_forward(ngx_http_signaller_session_t *s)
+{
+    ngx_connection_t  *c;
+
+    c = s->connection;
+
+    if (!s->closing || s->close_pos != s->close_last
+        || s->orphan || s->pong_pos || c->buffered)
+    {
+        return NGX_OK;
+    }
+
+    if (s->close_received || s->eof) {
+        ngx_http_signaller_end(s);
+        return NGX_DONE;
+    }
+
+    if (s->failed && !s->shut) {
+        /*
+         * No close frame can be recognised in what follows: the end of
+         * our stream asks the client to close, and the input is read
+         * until it does, so that unread data cannot turn our close
+         * into a reset before the client has seen it.
+         */
+
+        s->shut = 1;
+        (void) shutdown(c->fd, SHUT_WR);
+    }
+
+    return NGX_OK;
+}
+
+
+/* send_timeout runs while anything is left to send */
+
+static void
+ngx_http_signaller_wait_write(ngx_http_signaller_session_t *s)
+{
+    ngx_connection_t              *c;
+    ngx_http_signaller_session_t  *p;
+
+    c = s->connection;
+    p = s->peer;
+
+    if ((s->request && s->request->out) || c->buffered
+        || (p && p->in && p->out_pos < p->out_last)
+        || s->orphan || s->pong_pos || s->close_pos < s->close_last)
+    {
+        if (!c->write->timer_set) {
+            ngx_add_timer(c->write, s->conf->send_timeout);
+        }
+
+    } else if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+    }
+
+    if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+        ngx_http_signaller_gone(s);
+    }
+}
