@@ -284,22 +284,21 @@ typedef struct {
 #define NGX_HTTP_SIGNALLER_FRAME_PING    2
 #define NGX_HTTP_SIGNALLER_FRAME_PONG    3
 #define NGX_HTTP_SIGNALLER_FRAME_CLOSE   4
+#define NGX_HTTP_SIGNALLER_FRAME_ERROR   5
 
-/*
- * What the parser reports: a negative value is the close code to fail the
- * connection with.
- */
+/* a control frame's payload, or the close code to fail the stream with */
 typedef struct {
-    ngx_int_t                        rc;
     u_char                          *payload;
     size_t                           len;
+    ngx_uint_t                       code;    /* FRAME_ERROR */
 } ngx_http_signaller_frame_t;
 
 void ngx_http_signaller_parser_init(ngx_http_signaller_parser_t *p);
 ngx_int_t ngx_http_signaller_parse(ngx_http_signaller_parser_t *p,
     u_char **pos, u_char *last, u_char **out, size_t max_size,
     ngx_uint_t discard, ngx_http_signaller_frame_t *frame);
-ngx_int_t ngx_http_signaller_close_code(u_char *p, size_t len);
+ngx_int_t ngx_http_signaller_close_code(u_char *p, size_t len,
+    ngx_uint_t *code);
 u_char *ngx_http_signaller_close_frame(u_char *p, ngx_uint_t code);
 ngx_str_t *ngx_http_signaller_reason(ngx_uint_t code);
 ngx_int_t ngx_http_signaller_utf8(uint32_t *state, u_char *p, size_t len);
@@ -333,10 +332,6 @@ ngx_int_t ngx_http_signaller_route(ngx_http_request_t *r, ngx_str_t *handle,
     ngx_uint_t *listen);
 ngx_int_t ngx_http_signaller_check_request(ngx_http_request_t *r,
     ngx_http_signaller_loc_conf_t *slcf, ngx_str_t *key);
-ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
-    ngx_int_t status);
-ngx_int_t ngx_http_signaller_send_accept(ngx_http_request_t *r,
-    ngx_str_t *key);
 
 
 /* ngx_http_signaller_zone.c */
@@ -456,6 +451,8 @@ void ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
 
 /* ngx_http_signaller_upgrade.c */
 
+ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
+    ngx_int_t status);
 ngx_int_t ngx_http_signaller_upgrade(ngx_http_request_t *r, ngx_str_t *key,
     ngx_http_event_handler_pt read, ngx_http_event_handler_pt write);
 ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,

@@ -88,7 +88,7 @@ ngx_http_signaller_timer_handler(ngx_event_t *ev)
     }
 
     ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_PIPE_TIMEOUT,
-                             NGX_HTTP_SIGNALLER_PIPE_TIMEOUT);
+                                  NGX_HTTP_SIGNALLER_PIPE_TIMEOUT);
 }
 
 

@@ -57,8 +57,9 @@ ngx_http_signaller_parser_init(ngx_http_signaller_parser_t *p)
  * frame matters).  Returns when more input is needed (FRAME_AGAIN), when a
  * message ends (FRAME_MESSAGE), when a complete control frame is found
  * (FRAME_PING, FRAME_PONG, FRAME_CLOSE, its unmasked payload in "frame"), or
- * with a negated close code for a frame that must fail the connection.
- * Nothing of a frame that fails is written to *out.
+ * with FRAME_ERROR for a frame that must fail the connection, the close
+ * code to fail it with in "frame".  Nothing of a frame that fails is
+ * written to *out.
  */
 
 ngx_int_t
@@ -87,19 +88,22 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
             len = b[1] & 0x7f;
 
             if ((b[0] & 0x70) || !(b[1] & 0x80)) {
-                return -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                frame->code = NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                return NGX_HTTP_SIGNALLER_FRAME_ERROR;
             }
 
             if (op & 0x08) {
                 if (op > 0x0a || !fin || len > 125) {
-                    return -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                    frame->code = NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                    return NGX_HTTP_SIGNALLER_FRAME_ERROR;
                 }
 
             } else if (op > 0x02
                        || (op == 0x00 && !p->in_message)
                        || (op != 0x00 && p->in_message))
             {
-                return -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                frame->code = NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                return NGX_HTTP_SIGNALLER_FRAME_ERROR;
             }
 
             hlen = (len == 126) ? 8 : (len == 127) ? 14 : 6;
@@ -113,7 +117,8 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
 
             } else if (len == 127) {
                 if (b[2] & 0x80) {
-                    return -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                    frame->code = NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+                    return NGX_HTTP_SIGNALLER_FRAME_ERROR;
                 }
 
                 len = 0;
@@ -149,7 +154,8 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
 
             if (op != 0x00) {
                 if (len > max_size) {
-                    return -NGX_HTTP_SIGNALLER_TOO_BIG;
+                    frame->code = NGX_HTTP_SIGNALLER_TOO_BIG;
+                    return NGX_HTTP_SIGNALLER_FRAME_ERROR;
                 }
 
                 p->in_message = 1;
@@ -159,7 +165,8 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
                 p->first_piece = 1;
 
             } else if (len > max_size - p->msg_size) {
-                return -NGX_HTTP_SIGNALLER_TOO_BIG;
+                frame->code = NGX_HTTP_SIGNALLER_TOO_BIG;
+                return NGX_HTTP_SIGNALLER_FRAME_ERROR;
             }
 
             p->msg_size += len;
@@ -201,7 +208,8 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
                 if (ngx_http_signaller_utf8(&utf8, data, n) != NGX_OK
                     || (end && utf8 != 0))
                 {
-                    return -NGX_HTTP_SIGNALLER_INVALID_PAYLOAD;
+                    frame->code = NGX_HTTP_SIGNALLER_INVALID_PAYLOAD;
+                    return NGX_HTTP_SIGNALLER_FRAME_ERROR;
                 }
 
                 p->utf8 = utf8;
@@ -380,40 +388,44 @@ ngx_http_signaller_utf8(uint32_t *state, u_char *p, size_t len)
 
 
 /*
- * Returns the status code of a client's close frame, 0 for one without a
- * code, or the negated close code to answer an invalid one with.
+ * The status code of a client's close frame in "code", 0 for one without a
+ * code; NGX_ERROR and the close code to answer it with if it is invalid.
  */
 
 ngx_int_t
-ngx_http_signaller_close_code(u_char *p, size_t len)
+ngx_http_signaller_close_code(u_char *p, size_t len, ngx_uint_t *code)
 {
-    uint32_t    utf8;
-    ngx_uint_t  code;
+    uint32_t  utf8;
+
+    *code = 0;
 
     if (len == 0) {
-        return 0;
+        return NGX_OK;
     }
 
     if (len == 1) {
-        return -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+        *code = NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+        return NGX_ERROR;
     }
 
-    code = (p[0] << 8) | p[1];
+    *code = (p[0] << 8) | p[1];
 
-    if (!((code >= 1000 && code <= 1003)
-          || (code >= 1007 && code <= 1014)
-          || (code >= 3000 && code <= 4999)))
+    if (!((*code >= 1000 && *code <= 1003)
+          || (*code >= 1007 && *code <= 1014)
+          || (*code >= 3000 && *code <= 4999)))
     {
-        return -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+        *code = NGX_HTTP_SIGNALLER_PROTOCOL_ERROR;
+        return NGX_ERROR;
     }
 
     utf8 = 0;
 
     if (ngx_http_signaller_utf8(&utf8, p + 2, len - 2) != NGX_OK || utf8) {
-        return -NGX_HTTP_SIGNALLER_INVALID_PAYLOAD;
+        *code = NGX_HTTP_SIGNALLER_INVALID_PAYLOAD;
+        return NGX_ERROR;
     }
 
-    return code;
+    return NGX_OK;
 }
 
 

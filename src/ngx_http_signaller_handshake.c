@@ -4,16 +4,32 @@
  */
 
 
-/* RFC 6455 section 4.2: the opening handshake, server side */
+/*
+ * RFC 6455 section 4.2: the opening handshake, server side.  Every check
+ * of the README's refusal table but the table's own (409, 404, 503), in
+ * its order; the answers are built in upgrade.c.
+ */
 
 
 #include "ngx_http_signaller.h"
-#include <ngx_sha1.h>
 
 
-#define NGX_HTTP_SIGNALLER_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+/* the headers a handshake is judged by */
+typedef struct {
+    ngx_table_elt_t                 *version;
+    ngx_table_elt_t                 *key;
+    ngx_table_elt_t                 *origin;
+    ngx_uint_t                       keys;
+    ngx_uint_t                       origins;
+    unsigned                         upgrade:1;
+    unsigned                         connection:1;
+} ngx_http_signaller_headers_t;
 
 
+static void ngx_http_signaller_scan_headers(ngx_http_request_t *r,
+    ngx_http_signaller_headers_t *hs);
+static ngx_int_t ngx_http_signaller_check_key(
+    ngx_http_signaller_headers_t *hs);
 static ngx_uint_t ngx_http_signaller_header_is(ngx_table_elt_t *h,
     char *name);
 static ngx_uint_t ngx_http_signaller_has_token(ngx_str_t *list,
@@ -31,11 +47,7 @@ ngx_int_t
 ngx_http_signaller_check_request(ngx_http_request_t *r,
     ngx_http_signaller_loc_conf_t *slcf, ngx_str_t *key)
 {
-    u_char            decoded[18];
-    ngx_str_t         dst;
-    ngx_uint_t        i, upgrade, connection, keys, origins;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *version, *wskey, *origin;
+    ngx_http_signaller_headers_t  hs;
 
     if (r->method != NGX_HTTP_GET) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -50,13 +62,46 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
-    upgrade = 0;
-    connection = 0;
-    version = NULL;
-    wskey = NULL;
-    origin = NULL;
-    keys = 0;
-    origins = 0;
+    ngx_http_signaller_scan_headers(r, &hs);
+
+    if (!hs.upgrade || !hs.connection) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "signaller: not a websocket upgrade");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (hs.version == NULL
+        || hs.version->value.len != 2
+        || ngx_strncmp(hs.version->value.data, "13", 2) != 0)
+    {
+        return NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED;
+    }
+
+    if (ngx_http_signaller_check_key(&hs) != NGX_OK) {
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (hs.origins > 1
+        || ngx_http_signaller_check_origin(r, slcf, hs.origin) != NGX_OK)
+    {
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    *key = hs.key->value;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_signaller_scan_headers(ngx_http_request_t *r,
+    ngx_http_signaller_headers_t *hs)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_memzero(hs, sizeof(ngx_http_signaller_headers_t));
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -76,65 +121,57 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
         /* repeated headers are token lists joined, RFC 9110 5.3 */
 
         if (ngx_http_signaller_header_is(&h[i], "Upgrade")) {
-            upgrade |= ngx_http_signaller_has_token(&h[i].value, "websocket");
+            hs->upgrade |= ngx_http_signaller_has_token(&h[i].value,
+                                                        "websocket");
 
         } else if (ngx_http_signaller_header_is(&h[i], "Connection")) {
-            connection |= ngx_http_signaller_has_token(&h[i].value,
-                                                       "upgrade");
+            hs->connection |= ngx_http_signaller_has_token(&h[i].value,
+                                                           "upgrade");
 
         } else if (ngx_http_signaller_header_is(&h[i],
                                                 "Sec-WebSocket-Version"))
         {
-            if (version == NULL) {
-                version = &h[i];
+            if (hs->version == NULL) {
+                hs->version = &h[i];
             }
 
         } else if (ngx_http_signaller_header_is(&h[i], "Sec-WebSocket-Key")) {
-            wskey = &h[i];
-            keys++;
+            hs->key = &h[i];
+            hs->keys++;
 
         } else if (ngx_http_signaller_header_is(&h[i], "Origin")) {
-            origin = &h[i];
-            origins++;
+            hs->origin = &h[i];
+            hs->origins++;
         }
     }
+}
 
-    if (!upgrade || !connection) {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "signaller: not a websocket upgrade");
-        return NGX_HTTP_BAD_REQUEST;
+
+/* one Sec-WebSocket-Key: 16 bytes in base64, 22 characters and "==" */
+
+static ngx_int_t
+ngx_http_signaller_check_key(ngx_http_signaller_headers_t *hs)
+{
+    u_char      decoded[18];
+    ngx_str_t   dst, *key;
+
+    if (hs->keys != 1) {
+        return NGX_ERROR;
     }
 
-    if (version == NULL
-        || version->value.len != 2
-        || ngx_strncmp(version->value.data, "13", 2) != 0)
-    {
-        return NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED;
+    key = &hs->key->value;
+
+    if (key->len != 24 || key->data[22] != '=' || key->data[23] != '=') {
+        return NGX_ERROR;
     }
 
-    /* 16 bytes in base64 are 22 characters and "==" */
-
-    if (keys != 1
-        || wskey->value.len != 24
-        || wskey->value.data[22] != '='
-        || wskey->value.data[23] != '=')
-    {
-        return NGX_HTTP_BAD_REQUEST;
-    }
+    /* 24 characters decode to 18 bytes at the most */
 
     dst.data = decoded;
 
-    if (ngx_decode_base64(&dst, &wskey->value) != NGX_OK || dst.len != 16) {
-        return NGX_HTTP_BAD_REQUEST;
+    if (ngx_decode_base64(&dst, key) != NGX_OK || dst.len != 16) {
+        return NGX_ERROR;
     }
-
-    if (origins > 1
-        || ngx_http_signaller_check_origin(r, slcf, origin) != NGX_OK)
-    {
-        return NGX_HTTP_FORBIDDEN;
-    }
-
-    *key = wskey->value;
 
     return NGX_OK;
 }
@@ -248,102 +285,6 @@ ngx_http_signaller_check_origin(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_signaller_send_accept(ngx_http_request_t *r, ngx_str_t *key)
-{
-    u_char            digest[20];
-    ngx_str_t         src;
-    ngx_sha1_t        sha1;
-    ngx_table_elt_t  *h;
-
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, key->data, key->len);
-    ngx_sha1_update(&sha1, NGX_HTTP_SIGNALLER_GUID,
-                    sizeof(NGX_HTTP_SIGNALLER_GUID) - 1);
-    ngx_sha1_final(digest, &sha1);
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Upgrade");
-    ngx_str_set(&h->value, "websocket");
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Sec-WebSocket-Accept");
-
-    h->value.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20));
-    if (h->value.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    src.data = digest;
-    src.len = 20;
-    ngx_encode_base64(&h->value, &src);
-
-    /* nginx has no reason phrase of its own for 1xx */
-    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
-    ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
-    r->headers_out.content_length_n = -1;
-    r->keepalive = 0;
-
-    if (ngx_http_send_header(r) == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_send_special(r, NGX_HTTP_FLUSH);
-}
-
-
-ngx_int_t
-ngx_http_signaller_send_refusal(ngx_http_request_t *r, ngx_int_t status)
-{
-    ngx_table_elt_t  *h;
-
-    if (status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET");
-
-        return status;
-    }
-
-    if (status != NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED) {
-        return status;
-    }
-
-    /* nginx has no page for 426, and the client needs the version header */
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Sec-WebSocket-Version");
-    ngx_str_set(&h->value, "13");
-
-    r->headers_out.status = status;
-    ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    return ngx_http_send_header(r);
 }
 
 

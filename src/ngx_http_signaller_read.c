@@ -134,7 +134,7 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
         ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_INTERNAL_ERROR,
-                                 NGX_HTTP_SIGNALLER_INTERNAL_ERROR);
+                                      NGX_HTTP_SIGNALLER_INTERNAL_ERROR);
     }
 }
 
@@ -206,7 +206,7 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
 
             if (++s->messages >= s->conf->max_messages) {
                 ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_TOO_MANY,
-                                         NGX_HTTP_SIGNALLER_TOO_MANY);
+                                              NGX_HTTP_SIGNALLER_TOO_MANY);
                 return;
             }
 
@@ -224,17 +224,17 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
 
             break;
 
-        default:
+        default: /* NGX_HTTP_SIGNALLER_FRAME_ERROR */
 
             /* a frame that breaks the protocol */
 
             if (!s->closing) {
                 ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
                               "signaller: client sent an invalid frame, "
-                              "closing with %i", -rc);
+                              "closing with %ui", frame.code);
 
-                ngx_http_signaller_close_pair(s, -rc,
-                                         NGX_HTTP_SIGNALLER_PEER_GONE);
+                ngx_http_signaller_close_pair(s, frame.code,
+                                              NGX_HTTP_SIGNALLER_PEER_GONE);
             }
 
             s->failed = 1;
@@ -249,7 +249,7 @@ static void
 ngx_http_signaller_control(ngx_http_signaller_session_t *s, ngx_int_t rc,
     ngx_http_signaller_frame_t *frame)
 {
-    ngx_int_t  code;
+    ngx_uint_t  code;
 
     switch (rc) {
 
@@ -283,22 +283,22 @@ ngx_http_signaller_control(ngx_http_signaller_session_t *s, ngx_int_t rc,
         return;
     }
 
-    code = ngx_http_signaller_close_code(frame->payload, frame->len);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
-                   "signaller: client closed with %i", code);
-
-    if (code < 0) {
+    if (ngx_http_signaller_close_code(frame->payload, frame->len, &code)
+        != NGX_OK)
+    {
         s->close_received = 0;
-        ngx_http_signaller_close_pair(s, -code, NGX_HTTP_SIGNALLER_PEER_GONE);
+        ngx_http_signaller_close_pair(s, code, NGX_HTTP_SIGNALLER_PEER_GONE);
 
         /* no second close will come: end as after any broken frame */
         s->failed = 1;
         return;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
+                   "signaller: client closed with %ui", code);
+
     ngx_http_signaller_close_pair(s, code,
-                             code == NGX_HTTP_SIGNALLER_NORMAL
-                             ? NGX_HTTP_SIGNALLER_NORMAL
-                             : NGX_HTTP_SIGNALLER_PEER_GONE);
+                                  code == NGX_HTTP_SIGNALLER_NORMAL
+                                  ? NGX_HTTP_SIGNALLER_NORMAL
+                                  : NGX_HTTP_SIGNALLER_PEER_GONE);
 }

@@ -288,6 +288,6 @@ ngx_http_signaller_sessions_stop(void)
         s = ngx_queue_data(q, ngx_http_signaller_session_t, queue);
 
         ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_GOING_AWAY,
-                                 NGX_HTTP_SIGNALLER_GOING_AWAY);
+                                      NGX_HTTP_SIGNALLER_GOING_AWAY);
     }
 }

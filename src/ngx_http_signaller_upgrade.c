@@ -5,23 +5,126 @@
 
 
 /*
- * Taking a connection over from its HTTP request once the handshake has
- * passed every check: the 101 goes out, the request's event handlers
- * become the module's, and for a session (not a splice) the request, its
- * pool and its header buffers are freed, as for an idle keepalive
- * connection, so that a waiting listener costs little.
+ * The answers to a handshake, and taking a connection over from its HTTP
+ * request once the handshake has passed every check: the 101 goes out,
+ * the request's event handlers become the module's, and for a session
+ * (not a splice) the request, its pool and its header buffers are freed,
+ * as for an idle keepalive connection, so that a waiting listener costs
+ * little.
  */
 
 
 #include "ngx_http_signaller.h"
+#include <ngx_sha1.h>
 
 
+#define NGX_HTTP_SIGNALLER_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+static ngx_int_t ngx_http_signaller_send_accept(ngx_http_request_t *r,
+    ngx_str_t *key);
 static void ngx_http_signaller_release(ngx_event_t *wev);
 static void ngx_http_signaller_read_handler(ngx_http_request_t *r);
 static void ngx_http_signaller_write_handler(ngx_http_request_t *r);
 
 
 static ngx_event_handler_pt  ngx_http_signaller_request_handler;
+
+
+ngx_int_t
+ngx_http_signaller_send_refusal(ngx_http_request_t *r, ngx_int_t status)
+{
+    ngx_table_elt_t  *h;
+
+    if (status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET");
+
+        return status;
+    }
+
+    if (status != NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED) {
+        return status;
+    }
+
+    /* nginx has no page for 426, and the client needs the version header */
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Sec-WebSocket-Version");
+    ngx_str_set(&h->value, "13");
+
+    r->headers_out.status = status;
+    ngx_str_set(&r->headers_out.status_line, "426 Upgrade Required");
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+static ngx_int_t
+ngx_http_signaller_send_accept(ngx_http_request_t *r, ngx_str_t *key)
+{
+    u_char            digest[20];
+    ngx_str_t         src;
+    ngx_sha1_t        sha1;
+    ngx_table_elt_t  *h;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, key->data, key->len);
+    ngx_sha1_update(&sha1, NGX_HTTP_SIGNALLER_GUID,
+                    sizeof(NGX_HTTP_SIGNALLER_GUID) - 1);
+    ngx_sha1_final(digest, &sha1);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Upgrade");
+    ngx_str_set(&h->value, "websocket");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Sec-WebSocket-Accept");
+
+    h->value.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20));
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = digest;
+    src.len = 20;
+    ngx_encode_base64(&h->value, &src);
+
+    /* nginx has no reason phrase of its own for 1xx */
+    r->headers_out.status = NGX_HTTP_SWITCHING_PROTOCOLS;
+    ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
+    r->headers_out.content_length_n = -1;
+    r->keepalive = 0;
+
+    if (ngx_http_send_header(r) == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_send_special(r, NGX_HTTP_FLUSH);
+}
 
 
 /* sends the 101 and hands the request's events to "read" and "write" */
