@@ -16,7 +16,9 @@
 
 #include "ngx_http_signaller.h"
 
+#if (NGX_HAVE_GETRANDOM)
 #include <sys/random.h>
+#endif
 
 
 static ngx_int_t ngx_http_signaller_proc_start(ngx_pid_t pid,
@@ -29,29 +31,51 @@ ngx_http_signaller_ident_t  ngx_http_signaller_self;
 ngx_int_t
 ngx_http_signaller_random(void *buf, size_t len)
 {
-    u_char   *p;
-    ssize_t   n;
+    u_char    *p;
+    ssize_t    n;
+#if !(NGX_HAVE_GETRANDOM)
+    ngx_fd_t   fd;
+#endif
 
     p = buf;
 
-    while (len) {
-        n = getrandom(p, len, 0);
+#if !(NGX_HAVE_GETRANDOM)
 
-        if (n == -1) {
-            if (ngx_errno == NGX_EINTR) {
+    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
+                      "signaller: open(\"/dev/urandom\") failed");
+        return NGX_ERROR;
+    }
+
+#endif
+
+    while (len) {
+#if (NGX_HAVE_GETRANDOM)
+        n = getrandom(p, len, 0);
+#else
+        n = read(fd, p, len);
+#endif
+
+        if (n <= 0) {
+            if (n == -1 && ngx_errno == NGX_EINTR) {
                 continue;
             }
 
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, ngx_errno,
-                          "signaller: getrandom() failed");
-            return NGX_ERROR;
+                          "signaller: no random bytes from the kernel");
+            break;
         }
 
         p += n;
         len -= n;
     }
 
-    return NGX_OK;
+#if !(NGX_HAVE_GETRANDOM)
+    (void) ngx_close_file(fd);
+#endif
+
+    return len ? NGX_ERROR : NGX_OK;
 }
 
 
