@@ -467,6 +467,7 @@ ngx_int_t ngx_http_signaller_status_handler(ngx_http_request_t *r);
 
 /* ngx_http_signaller_worker.c */
 
+ngx_shm_zone_t **ngx_http_signaller_zones(ngx_cycle_t *cycle, ngx_uint_t *n);
 ngx_int_t ngx_http_signaller_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_signaller_init_process(ngx_cycle_t *cycle);
 void ngx_http_signaller_exit_process(ngx_cycle_t *cycle);

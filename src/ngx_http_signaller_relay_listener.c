@@ -269,11 +269,10 @@ static ngx_int_t
 ngx_http_signaller_relay_admit(ngx_socket_t fd, ngx_pid_t *pid,
     ngx_log_t *log)
 {
-    ngx_uint_t                       i;
-    struct ucred                     cred;
-    ngx_shm_zone_t                 **zones;
-    ngx_http_signaller_ident_t       w;
-    ngx_http_signaller_main_conf_t  *smcf;
+    ngx_uint_t                    i, n;
+    struct ucred                  cred;
+    ngx_shm_zone_t              **zones;
+    ngx_http_signaller_ident_t    w;
 
     if (ngx_http_signaller_ident_peer(fd, &cred) != NGX_OK) {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
@@ -290,11 +289,9 @@ ngx_http_signaller_relay_admit(ngx_socket_t fd, ngx_pid_t *pid,
         return NGX_DECLINED;
     }
 
-    smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_signaller_module);
-    zones = smcf->zones.elts;
+    zones = ngx_http_signaller_zones((ngx_cycle_t *) ngx_cycle, &n);
 
-    for (i = 0; i < smcf->zones.nelts; i++) {
+    for (i = 0; i < n; i++) {
 
         if (cred.pid != ngx_pid
             && ngx_http_signaller_zone_worker(zones[i], cred.pid, &w)

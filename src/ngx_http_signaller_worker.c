@@ -14,6 +14,8 @@
 
 
 static void ngx_http_signaller_sweep_handler(ngx_event_t *ev);
+static void ngx_http_signaller_zones_stopping(ngx_shm_zone_t **zones,
+    ngx_uint_t n);
 
 
 static ngx_event_t  ngx_http_signaller_sweep;
@@ -28,17 +30,31 @@ ngx_http_signaller_init_module(ngx_cycle_t *cycle)
 }
 
 
-ngx_int_t
-ngx_http_signaller_init_process(ngx_cycle_t *cycle)
+/* the zones of the running configuration: none if the module is unused */
+
+ngx_shm_zone_t **
+ngx_http_signaller_zones(ngx_cycle_t *cycle, ngx_uint_t *n)
 {
-    ngx_uint_t                       i;
-    ngx_shm_zone_t                 **zones;
     ngx_http_signaller_main_conf_t  *smcf;
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_signaller_module);
 
-    if (smcf == NULL || smcf->zones.nelts == 0) {
+    *n = smcf ? smcf->zones.nelts : 0;
+
+    return *n ? smcf->zones.elts : NULL;
+}
+
+
+ngx_int_t
+ngx_http_signaller_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t        i, n;
+    ngx_shm_zone_t  **zones;
+
+    zones = ngx_http_signaller_zones(cycle, &n);
+
+    if (n == 0) {
         return NGX_OK;
     }
 
@@ -50,16 +66,13 @@ ngx_http_signaller_init_process(ngx_cycle_t *cycle)
     ngx_http_signaller_relay_init(cycle);
     ngx_http_signaller_relays_init();
 
-    zones = smcf->zones.elts;
-
-    for (i = 0; i < smcf->zones.nelts; i++) {
+    for (i = 0; i < n; i++) {
         if (ngx_http_signaller_zone_register(zones[i]) != NGX_OK) {
             return NGX_ERROR;
         }
     }
 
     ngx_http_signaller_sweep.handler = ngx_http_signaller_sweep_handler;
-    ngx_http_signaller_sweep.data = smcf;
     ngx_http_signaller_sweep.log = cycle->log;
     ngx_http_signaller_sweep.cancelable = 1;
 
@@ -72,14 +85,12 @@ ngx_http_signaller_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_signaller_sweep_handler(ngx_event_t *ev)
 {
-    ngx_uint_t                       i;
-    ngx_shm_zone_t                 **zones;
-    ngx_http_signaller_main_conf_t  *smcf;
+    ngx_uint_t        i, n;
+    ngx_shm_zone_t  **zones;
 
-    smcf = ev->data;
-    zones = smcf->zones.elts;
+    zones = ngx_http_signaller_zones((ngx_cycle_t *) ngx_cycle, &n);
 
-    for (i = 0; i < smcf->zones.nelts; i++) {
+    for (i = 0; i < n; i++) {
         ngx_http_signaller_zone_sweep(zones[i]);
     }
 
@@ -92,28 +103,22 @@ ngx_http_signaller_sweep_handler(ngx_event_t *ev)
 void
 ngx_http_signaller_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                       i;
-    ngx_shm_zone_t                 **zones;
-    ngx_http_signaller_main_conf_t  *smcf;
+    ngx_uint_t        i, n;
+    ngx_shm_zone_t  **zones;
 
-    smcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_signaller_module);
+    zones = ngx_http_signaller_zones(cycle, &n);
 
-    if (smcf == NULL || smcf->zones.nelts == 0) {
+    if (n == 0) {
         return;
     }
 
-    zones = smcf->zones.elts;
-
-    for (i = 0; i < smcf->zones.nelts; i++) {
-        ngx_http_signaller_zone_stopping(zones[i]);
-    }
+    ngx_http_signaller_zones_stopping(zones, n);
 
     ngx_http_signaller_sessions_exit();
     ngx_http_signaller_relays_exit();
     ngx_http_signaller_relay_exit(cycle);
 
-    for (i = 0; i < smcf->zones.nelts; i++) {
+    for (i = 0; i < n; i++) {
         ngx_http_signaller_zone_unregister(zones[i]);
     }
 }
@@ -124,27 +129,30 @@ ngx_http_signaller_exit_process(ngx_cycle_t *cycle)
 void
 ngx_http_signaller_worker_shutdown(void)
 {
-    ngx_uint_t                       i, reload;
-    ngx_shm_zone_t                 **zones;
-    ngx_http_signaller_main_conf_t  *smcf;
+    ngx_uint_t        i, n;
+    ngx_shm_zone_t  **zones;
 
-    smcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_signaller_module);
+    zones = ngx_http_signaller_zones((ngx_cycle_t *) ngx_cycle, &n);
 
-    zones = smcf->zones.elts;
-    reload = 0;
-
-    for (i = 0; i < smcf->zones.nelts; i++) {
-        reload |= ngx_http_signaller_zone_reloaded(zones[i]);
+    for (i = 0; i < n; i++) {
+        if (ngx_http_signaller_zone_reloaded(zones[i])) {
+            return;
+        }
     }
 
-    if (reload) {
-        return;
-    }
+    ngx_http_signaller_zones_stopping(zones, n);
+    ngx_http_signaller_sessions_stop();
+}
 
-    for (i = 0; i < smcf->zones.nelts; i++) {
+
+/* pipes relayed from this worker end with 1001 on the other side too */
+
+static void
+ngx_http_signaller_zones_stopping(ngx_shm_zone_t **zones, ngx_uint_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < n; i++) {
         ngx_http_signaller_zone_stopping(zones[i]);
     }
-
-    ngx_http_signaller_sessions_stop();
 }
