@@ -14,6 +14,8 @@
 #include "ngx_http_signaller.h"
 
 
+static ngx_int_t ngx_http_signaller_parse_input(
+    ngx_http_signaller_session_t *s);
 static ssize_t ngx_http_signaller_recv(ngx_http_signaller_session_t *s,
     u_char *buf, size_t size);
 static void ngx_http_signaller_process(ngx_http_signaller_session_t *s);
@@ -62,26 +64,14 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
         }
 
         if (s->in && s->pos < s->last) {
-            ngx_http_signaller_process(s);
+            rc = ngx_http_signaller_parse_input(s);
 
-            if (s->done) {
+            if (rc == NGX_DONE) {
                 return;
             }
 
-            if (s->pong_pos) {
-                /* every ping gets its pong: send it before parsing on */
-
-                ngx_http_signaller_flush(s);
-
-                if (s->done) {
-                    return;
-                }
-
-                if (s->pong_pos == NULL) {
-                    continue;
-                }
-
-                s->pong_wait = 1;
+            if (rc == NGX_AGAIN) {
+                continue;
             }
         }
 
@@ -136,6 +126,41 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
         ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_INTERNAL_ERROR,
                                       NGX_HTTP_SIGNALLER_INTERNAL_ERROR);
     }
+}
+
+
+/*
+ * Parses what has been read.  Every ping gets its pong, sent before
+ * parsing goes on: NGX_AGAIN when it went out at once, else parsing waits
+ * for it ("pong_wait").  NGX_DONE: the session has ended.
+ */
+
+static ngx_int_t
+ngx_http_signaller_parse_input(ngx_http_signaller_session_t *s)
+{
+    ngx_http_signaller_process(s);
+
+    if (s->done) {
+        return NGX_DONE;
+    }
+
+    if (s->pong_pos == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_http_signaller_flush(s);
+
+    if (s->done) {
+        return NGX_DONE;
+    }
+
+    if (s->pong_pos == NULL) {
+        return NGX_AGAIN;
+    }
+
+    s->pong_wait = 1;
+
+    return NGX_OK;
 }
 
 
