@@ -38,6 +38,13 @@ static ngx_conf_num_bounds_t  ngx_http_signaller_max_messages_bounds = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_signaller_refusals[] = {
+    { ngx_string("http"), NGX_HTTP_SIGNALLER_REFUSAL_HTTP },
+    { ngx_string("close"), NGX_HTTP_SIGNALLER_REFUSAL_CLOSE },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_signaller_commands[] = {
 
     { ngx_string("signaller"),
@@ -89,6 +96,13 @@ static ngx_command_t  ngx_http_signaller_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("signaller_refusal"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_signaller_loc_conf_t, refusal),
+      &ngx_http_signaller_refusals },
 
     { ngx_string("signaller_status"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -154,9 +168,11 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_FOUND;
     }
 
+    ngx_str_null(&key);
+
     rc = ngx_http_signaller_check_request(r, slcf, &key);
     if (rc != NGX_OK) {
-        return ngx_http_signaller_send_refusal(r, rc);
+        return ngx_http_signaller_refuse(r, rc, &key);
     }
 
     if (listen) {
@@ -166,9 +182,10 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         case NGX_OK:
             break;
         case NGX_BUSY:
-            return NGX_HTTP_CONFLICT;
+            return ngx_http_signaller_refuse(r, NGX_HTTP_CONFLICT, &key);
         case NGX_DECLINED:
-            return NGX_HTTP_SERVICE_UNAVAILABLE;
+            return ngx_http_signaller_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             &key);
         default:
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -188,7 +205,7 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
     if (ngx_http_signaller_table_find(slcf->shm_zone, &handle, &entry)
         != NGX_OK)
     {
-        return NGX_HTTP_NOT_FOUND;
+        return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, &key);
     }
 
     if (entry.worker.pid != ngx_pid) {
@@ -197,7 +214,7 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
 
     l = ngx_http_signaller_session_find(&entry.id);
     if (l == NULL || !l->waiting || l->closing) {
-        return NGX_HTTP_NOT_FOUND;
+        return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, &key);
     }
 
     /* a pair keeps the limits of the listener's location */
@@ -255,6 +272,7 @@ ngx_http_signaller_create_loc_conf(ngx_conf_t *cf)
     conf->max_messages = NGX_CONF_UNSET_UINT;
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->origin_any = NGX_CONF_UNSET_UINT;
+    conf->refusal = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -281,6 +299,8 @@ ngx_http_signaller_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_message_size, prev->max_message_size,
                               65536);
     ngx_conf_merge_uint_value(conf->max_messages, prev->max_messages, 64);
+    ngx_conf_merge_uint_value(conf->refusal, prev->refusal,
+                              NGX_HTTP_SIGNALLER_REFUSAL_HTTP);
 
     if (conf->origins == NGX_CONF_UNSET_PTR
         && conf->origin_any == NGX_CONF_UNSET_UINT)

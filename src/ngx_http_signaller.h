@@ -46,6 +46,15 @@
 #define NGX_HTTP_SIGNALLER_PIPE_TIMEOUT    4001
 #define NGX_HTTP_SIGNALLER_TOO_MANY        4002
 #define NGX_HTTP_SIGNALLER_PEER_GONE       4003
+#define NGX_HTTP_SIGNALLER_NO_SUCH_HANDLE  4004
+#define NGX_HTTP_SIGNALLER_RATE_LIMITED    4008
+#define NGX_HTTP_SIGNALLER_HANDLE_TAKEN    4009
+#define NGX_HTTP_SIGNALLER_TOO_MANY_REQUESTS  4029
+#define NGX_HTTP_SIGNALLER_FORBIDDEN       4030
+
+/* signaller_refusal */
+#define NGX_HTTP_SIGNALLER_REFUSAL_HTTP    0
+#define NGX_HTTP_SIGNALLER_REFUSAL_CLOSE   1
 
 /*
  * A session's input buffer: frames from its client are parsed in place and
@@ -100,6 +109,7 @@ typedef struct {
     ngx_array_t                     *origins; /* ngx_regex_elt_t */
     ngx_uint_t                       origin_any;
     ngx_msec_t                       send_timeout;
+    ngx_uint_t                       refusal;
 } ngx_http_signaller_loc_conf_t;
 
 
@@ -279,6 +289,11 @@ typedef struct {
 
 /* ngx_http_signaller_frame.c */
 
+typedef struct {
+    ngx_uint_t                       code;
+    ngx_str_t                        reason;
+} ngx_http_signaller_reason_t;
+
 #define NGX_HTTP_SIGNALLER_FRAME_AGAIN   0
 #define NGX_HTTP_SIGNALLER_FRAME_MESSAGE 1
 #define NGX_HTTP_SIGNALLER_FRAME_PING    2
@@ -451,8 +466,8 @@ void ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
 
 /* ngx_http_signaller_upgrade.c */
 
-ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
-    ngx_int_t status);
+ngx_int_t ngx_http_signaller_refuse(ngx_http_request_t *r, ngx_int_t status,
+    ngx_str_t *key);
 ngx_int_t ngx_http_signaller_upgrade(ngx_http_request_t *r, ngx_str_t *key,
     ngx_http_event_handler_pt read, ngx_http_event_handler_pt write);
 ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,

@@ -29,18 +29,23 @@ static void ngx_http_signaller_unmask(u_char *dst, u_char *src, size_t len,
     u_char *mask, ngx_uint_t off);
 
 
-static ngx_str_t  ngx_http_signaller_reasons[] = {
-    ngx_string("Normal Closure"),
-    ngx_string("Going Away"),
-    ngx_string("Protocol Error"),
-    ngx_string("Invalid Payload"),
-    ngx_string("Message Too Big"),
-    ngx_string("Internal Error"),
-    ngx_string("Listen Timeout"),
-    ngx_string("Pipe Timeout"),
-    ngx_string("Too Many Messages"),
-    ngx_string("Peer Gone"),
-    ngx_null_string
+static ngx_http_signaller_reason_t  ngx_http_signaller_reasons[] = {
+    { NGX_HTTP_SIGNALLER_NORMAL, ngx_string("Normal Closure") },
+    { NGX_HTTP_SIGNALLER_GOING_AWAY, ngx_string("Going Away") },
+    { NGX_HTTP_SIGNALLER_PROTOCOL_ERROR, ngx_string("Protocol Error") },
+    { NGX_HTTP_SIGNALLER_INVALID_PAYLOAD, ngx_string("Invalid Payload") },
+    { NGX_HTTP_SIGNALLER_TOO_BIG, ngx_string("Message Too Big") },
+    { NGX_HTTP_SIGNALLER_INTERNAL_ERROR, ngx_string("Internal Error") },
+    { NGX_HTTP_SIGNALLER_LISTEN_TIMEOUT, ngx_string("Listen Timeout") },
+    { NGX_HTTP_SIGNALLER_PIPE_TIMEOUT, ngx_string("Pipe Timeout") },
+    { NGX_HTTP_SIGNALLER_TOO_MANY, ngx_string("Too Many Messages") },
+    { NGX_HTTP_SIGNALLER_PEER_GONE, ngx_string("Peer Gone") },
+    { NGX_HTTP_SIGNALLER_NO_SUCH_HANDLE, ngx_string("No Such Handle") },
+    { NGX_HTTP_SIGNALLER_RATE_LIMITED, ngx_string("Rate Limited") },
+    { NGX_HTTP_SIGNALLER_HANDLE_TAKEN, ngx_string("Handle Taken") },
+    { NGX_HTTP_SIGNALLER_TOO_MANY_REQUESTS, ngx_string("Too Many Requests") },
+    { NGX_HTTP_SIGNALLER_FORBIDDEN, ngx_string("Forbidden") },
+    { 0, ngx_null_string }
 };
 
 
@@ -432,38 +437,15 @@ ngx_http_signaller_close_code(u_char *p, size_t len, ngx_uint_t *code)
 ngx_str_t *
 ngx_http_signaller_reason(ngx_uint_t code)
 {
-    ngx_uint_t  n;
+    ngx_http_signaller_reason_t  *r;
 
-    switch (code) {
-    case NGX_HTTP_SIGNALLER_NORMAL:
-        n = 0;
-        break;
-    case NGX_HTTP_SIGNALLER_GOING_AWAY:
-        n = 1;
-        break;
-    case NGX_HTTP_SIGNALLER_PROTOCOL_ERROR:
-        n = 2;
-        break;
-    case NGX_HTTP_SIGNALLER_INVALID_PAYLOAD:
-        n = 3;
-        break;
-    case NGX_HTTP_SIGNALLER_TOO_BIG:
-        n = 4;
-        break;
-    case NGX_HTTP_SIGNALLER_INTERNAL_ERROR:
-        n = 5;
-        break;
-    case NGX_HTTP_SIGNALLER_LISTEN_TIMEOUT:
-    case NGX_HTTP_SIGNALLER_PIPE_TIMEOUT:
-    case NGX_HTTP_SIGNALLER_TOO_MANY:
-    case NGX_HTTP_SIGNALLER_PEER_GONE:
-        n = 6 + code - NGX_HTTP_SIGNALLER_LISTEN_TIMEOUT;
-        break;
-    default:
-        n = 10;
+    for (r = ngx_http_signaller_reasons; r->code; r++) {
+        if (r->code == code) {
+            break;
+        }
     }
 
-    return &ngx_http_signaller_reasons[n];
+    return &r->reason;
 }
 
 

@@ -40,7 +40,8 @@ static ngx_int_t ngx_http_signaller_check_origin(ngx_http_request_t *r,
 
 /*
  * Returns NGX_OK and the Sec-WebSocket-Key of an acceptable upgrade, or the
- * HTTP status to refuse it with.
+ * HTTP status to refuse it with; the key is set as well for a handshake
+ * that is well formed.
  */
 
 ngx_int_t
@@ -81,13 +82,15 @@ ngx_http_signaller_check_request(ngx_http_request_t *r,
         return NGX_HTTP_BAD_REQUEST;
     }
 
+    /* a handshake refused from here on is well formed */
+
+    *key = hs.key->value;
+
     if (hs.origins > 1
         || ngx_http_signaller_check_origin(r, slcf, hs.origin) != NGX_OK)
     {
         return NGX_HTTP_FORBIDDEN;
     }
-
-    *key = hs.key->value;
 
     return NGX_OK;
 }

@@ -72,7 +72,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
         (void) ngx_http_signaller_zone_gone(slcf->shm_zone, &entry->worker);
 
-        return NGX_HTTP_NOT_FOUND;
+        return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, key);
     }
 
     /* a new socket's buffer is empty: the preamble goes out whole */
@@ -195,7 +195,9 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
         slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
 
         if (ngx_http_signaller_zone_gone(slcf->shm_zone, &rl->worker)) {
-            ngx_http_signaller_relay_finalize(rl, NGX_HTTP_NOT_FOUND);
+            ngx_http_signaller_relay_finalize(rl,
+                            ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND,
+                                                      &rl->key));
             return;
         }
 
@@ -208,7 +210,9 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
     }
 
     if (answer != NGX_HTTP_SIGNALLER_ANSWER_YES) {
-        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_NOT_FOUND);
+        ngx_http_signaller_relay_finalize(rl,
+                            ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND,
+                                                      &rl->key));
         return;
     }
 

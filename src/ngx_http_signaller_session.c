@@ -198,7 +198,7 @@ ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
     if (listener) {
         ngx_http_signaller_pair(s, listener);
 
-    } else {
+    } else if (s->waiting) {
         ngx_add_timer(&s->timer, s->conf->listen_timeout);
     }
 

@@ -21,6 +21,8 @@
 #define NGX_HTTP_SIGNALLER_GUID  "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
+static ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
+    ngx_int_t status);
 static ngx_int_t ngx_http_signaller_send_accept(ngx_http_request_t *r,
     ngx_str_t *key);
 static void ngx_http_signaller_release(ngx_event_t *wev);
@@ -31,7 +33,66 @@ static void ngx_http_signaller_write_handler(ngx_http_request_t *r);
 static ngx_event_handler_pt  ngx_http_signaller_request_handler;
 
 
+/*
+ * Refuses a handshake with "status", or, with "signaller_refusal close",
+ * a well-formed one ("key" set) refused for a reason the application can
+ * act on with 101 and a close frame that says which: a browser reports
+ * every refused handshake as 1006, but it reads a close code.
+ */
+
 ngx_int_t
+ngx_http_signaller_refuse(ngx_http_request_t *r, ngx_int_t status,
+    ngx_str_t *key)
+{
+    ngx_uint_t                      code;
+    ngx_http_signaller_session_t   *s;
+    ngx_http_signaller_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    code = 0;
+
+    if (slcf->refusal == NGX_HTTP_SIGNALLER_REFUSAL_CLOSE && key->len) {
+
+        switch (status) {
+
+        case NGX_HTTP_FORBIDDEN:
+            code = NGX_HTTP_SIGNALLER_FORBIDDEN;
+            break;
+
+        case NGX_HTTP_NOT_FOUND:
+            code = NGX_HTTP_SIGNALLER_NO_SUCH_HANDLE;
+            break;
+
+        case NGX_HTTP_CONFLICT:
+            code = NGX_HTTP_SIGNALLER_HANDLE_TAKEN;
+            break;
+
+        case NGX_HTTP_SERVICE_UNAVAILABLE:
+            code = NGX_HTTP_SIGNALLER_TOO_MANY_REQUESTS;
+            break;
+        }
+    }
+
+    if (code == 0) {
+        return ngx_http_signaller_send_refusal(r, status);
+    }
+
+    s = ngx_http_signaller_session_create(r->connection->pool,
+                                          r->connection, slcf);
+    if (s == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* queued now, sent right behind the 101 */
+
+    ngx_http_signaller_close(s, code);
+
+    return ngx_http_signaller_takeover(r, s, NULL, key);
+}
+
+
+static ngx_int_t
 ngx_http_signaller_send_refusal(ngx_http_request_t *r, ngx_int_t status)
 {
     ngx_table_elt_t  *h;
