@@ -104,6 +104,13 @@ static ngx_command_t  ngx_http_signaller_commands[] = {
       offsetof(ngx_http_signaller_loc_conf_t, refusal),
       &ngx_http_signaller_refusals },
 
+    { ngx_string("signaller_ping_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_signaller_loc_conf_t, ping_interval),
+      NULL },
+
     { ngx_string("signaller_status"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_signaller_status,
@@ -273,6 +280,7 @@ ngx_http_signaller_create_loc_conf(ngx_conf_t *cf)
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->origin_any = NGX_CONF_UNSET_UINT;
     conf->refusal = NGX_CONF_UNSET_UINT;
+    conf->ping_interval = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -301,6 +309,7 @@ ngx_http_signaller_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->max_messages, prev->max_messages, 64);
     ngx_conf_merge_uint_value(conf->refusal, prev->refusal,
                               NGX_HTTP_SIGNALLER_REFUSAL_HTTP);
+    ngx_conf_merge_msec_value(conf->ping_interval, prev->ping_interval, 0);
 
     if (conf->origins == NGX_CONF_UNSET_PTR
         && conf->origin_any == NGX_CONF_UNSET_UINT)

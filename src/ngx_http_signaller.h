@@ -110,6 +110,7 @@ typedef struct {
     ngx_uint_t                       origin_any;
     ngx_msec_t                       send_timeout;
     ngx_uint_t                       refusal;
+    ngx_msec_t                       ping_interval;
 } ngx_http_signaller_loc_conf_t;
 
 
@@ -213,6 +214,7 @@ struct ngx_http_signaller_session_s {
     ngx_pid_t                        relay_pid;   /* the connector's worker */
 
     ngx_event_t                      timer;
+    ngx_event_t                      ping;    /* signaller_ping_interval */
 
     /* what the client sent behind its request, read before the socket */
     ngx_http_signaller_buf_t        *early;
@@ -237,6 +239,8 @@ struct ngx_http_signaller_session_s {
     u_char                           close[4 + 20];
     u_char                          *pong_pos;
     u_char                          *pong_last;
+    u_char                          *ping_pos;
+    u_char                          *ping_last;
     u_char                          *close_pos;
     u_char                          *close_last;
 
@@ -260,6 +264,8 @@ struct ngx_http_signaller_session_s {
     unsigned                         eof:1;
     /* the session has ended: it is finalized from a posted event */
     unsigned                         done:1;
+    /* a ping went out, and nothing has been read since */
+    unsigned                         ping_unanswered:1;
 };
 
 
@@ -432,6 +438,7 @@ void ngx_http_signaller_close_pair(ngx_http_signaller_session_t *s,
 void ngx_http_signaller_close(ngx_http_signaller_session_t *s,
     ngx_uint_t code);
 void ngx_http_signaller_timer_handler(ngx_event_t *ev);
+void ngx_http_signaller_ping_handler(ngx_event_t *ev);
 void ngx_http_signaller_gone(ngx_http_signaller_session_t *s);
 void ngx_http_signaller_end(ngx_http_signaller_session_t *s);
 void ngx_http_signaller_finalize(ngx_http_signaller_session_t *s);

@@ -92,6 +92,47 @@ ngx_http_signaller_timer_handler(ngx_event_t *ev)
 }
 
 
+/*
+ * signaller_ping_interval: a client that has sent nothing since the last
+ * ping, one interval ago, is taken for gone (a phone off the network keeps
+ * its TCP connection looking open for minutes).
+ */
+
+void
+ngx_http_signaller_ping_handler(ngx_event_t *ev)
+{
+    ngx_http_signaller_session_t  *s = ev->data;
+
+    static u_char  ping[] = { 0x89, 0x00 };
+
+    if (s->done || s->closing) {
+        return;
+    }
+
+    /* a client whose input is not read just now cannot be heard */
+
+    if (s->ping_unanswered && !s->blocked && !s->pong_wait) {
+        ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                      "signaller: client did not answer a ping");
+
+        ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_GOING_AWAY,
+                                      NGX_HTTP_SIGNALLER_PEER_GONE);
+        return;
+    }
+
+    s->ping_unanswered = 1;
+
+    if (s->ping_pos == NULL) {
+        s->ping_pos = ping;
+        s->ping_last = ping + sizeof(ping);
+    }
+
+    ngx_add_timer(ev, s->conf->ping_interval);
+
+    ngx_http_signaller_flush(s);
+}
+
+
 /* breaks a pair, or takes a waiting listener out of the table */
 
 static void
@@ -215,7 +256,7 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
 
     if (code == NGX_HTTP_SIGNALLER_GOING_AWAY && !s->eof
         && !(s->request && s->request->out)
-        && s->orphan == NULL && s->pong_pos == NULL
+        && s->orphan == NULL && s->pong_pos == NULL && s->ping_pos == NULL
         && (s->peer == NULL || s->peer->in == NULL
             || s->peer->out_pos == s->peer->out_last))
     {
@@ -237,6 +278,10 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
 
     if (s->timer.timer_set) {
         ngx_del_timer(&s->timer);
+    }
+
+    if (s->ping.timer_set) {
+        ngx_del_timer(&s->ping);
     }
 
     if (s->in) {

@@ -103,6 +103,9 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
             return;
         }
 
+        /* anything the client sends answers a ping */
+
+        s->ping_unanswered = 0;
         s->last += n;
     }
 

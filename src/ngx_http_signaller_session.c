@@ -67,6 +67,13 @@ ngx_http_signaller_session_create(ngx_pool_t *pool, ngx_connection_t *c,
     s->timer.data = s;
     s->timer.log = c->log;
 
+    /* pings alone do not keep a worker that shuts down alive */
+
+    s->ping.handler = ngx_http_signaller_ping_handler;
+    s->ping.data = s;
+    s->ping.log = c->log;
+    s->ping.cancelable = 1;
+
     ngx_queue_insert_tail(&ngx_http_signaller_sessions, &s->queue);
 
     return s;
@@ -200,6 +207,10 @@ ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
 
     } else if (s->waiting) {
         ngx_add_timer(&s->timer, s->conf->listen_timeout);
+    }
+
+    if (s->conf->ping_interval && !s->closing) {
+        ngx_add_timer(&s->ping, s->conf->ping_interval);
     }
 
     ngx_http_signaller_session_read(s);

@@ -7,7 +7,7 @@
 /*
  * What a session sends to its client, in this order: the rest of the 101,
  * frames from the peer (or the former peer, after a pair broke), a pong,
- * the close frame.  Then what went out is given back, the close moves
+ * a ping, the close frame.  Then what went out is given back, the close moves
  * forward, and send_timeout runs while anything is left.
  */
 
@@ -15,7 +15,7 @@
 #include "ngx_http_signaller.h"
 
 
-#define NGX_HTTP_SIGNALLER_QUEUES  3
+#define NGX_HTTP_SIGNALLER_QUEUES  4
 
 
 static ngx_int_t ngx_http_signaller_send_response(
@@ -220,6 +220,12 @@ ngx_http_signaller_queued(ngx_http_signaller_session_t *s, ngx_buf_t *bufs,
         pos[n++] = &s->pong_pos;
     }
 
+    if (s->ping_pos < s->ping_last) {
+        bufs[n].pos = s->ping_pos;
+        bufs[n].last = s->ping_last;
+        pos[n++] = &s->ping_pos;
+    }
+
     if (s->close_pos < s->close_last) {
         bufs[n].pos = s->close_pos;
         bufs[n].last = s->close_last;
@@ -262,6 +268,11 @@ ngx_http_signaller_sent(ngx_http_signaller_session_t *s)
         s->orphan = NULL;
     }
 
+    if (s->ping_pos == s->ping_last) {
+        s->ping_pos = NULL;
+        s->ping_last = NULL;
+    }
+
     if (s->pong_pos == s->pong_last) {
         s->pong_pos = NULL;
         s->pong_last = NULL;
@@ -288,7 +299,7 @@ ngx_http_signaller_close_forward(ngx_http_signaller_session_t *s)
     c = s->connection;
 
     if (!s->closing || s->close_pos != s->close_last
-        || s->orphan || s->pong_pos || c->buffered)
+        || s->orphan || s->pong_pos || s->ping_pos || c->buffered)
     {
         return NGX_OK;
     }
@@ -327,7 +338,8 @@ ngx_http_signaller_wait_write(ngx_http_signaller_session_t *s)
 
     if ((s->request && s->request->out) || c->buffered
         || (p && p->in && p->out_pos < p->out_last)
-        || s->orphan || s->pong_pos || s->close_pos < s->close_last)
+        || s->orphan || s->pong_pos || s->ping_pos
+        || s->close_pos < s->close_last)
     {
         if (!c->write->timer_set) {
             ngx_add_timer(c->write, s->conf->send_timeout);
