@@ -25,6 +25,7 @@ static ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
     ngx_int_t status);
 static ngx_int_t ngx_http_signaller_send_accept(ngx_http_request_t *r,
     ngx_str_t *key);
+static ngx_uint_t ngx_http_signaller_request_tied(ngx_http_request_t *r);
 static void ngx_http_signaller_release(ngx_event_t *wev);
 static void ngx_http_signaller_read_handler(ngx_http_request_t *r);
 static void ngx_http_signaller_write_handler(ngx_http_request_t *r);
@@ -249,7 +250,7 @@ ngx_http_signaller_takeover(ngx_http_request_t *r,
      * session.
      */
 
-    if (r->pool->cleanup == NULL && r->cleanup == NULL) {
+    if (!ngx_http_signaller_request_tied(r)) {
         ngx_http_signaller_request_handler = c->write->handler;
         c->write->handler = ngx_http_signaller_release;
         ngx_post_event(c->write, &ngx_posted_events);
@@ -281,7 +282,7 @@ ngx_http_signaller_release(ngx_event_t *wev)
     wev->handler = ngx_http_signaller_request_handler;
 
     if (s->done || c->close || r->out || c->buffered
-        || r->pool->cleanup || r->cleanup)
+        || ngx_http_signaller_request_tied(r))
     {
         wev->handler(wev);
         return;
@@ -333,6 +334,34 @@ ngx_http_signaller_release(ngx_event_t *wev)
     c->write->handler = ngx_http_signaller_session_write_event;
 
     ngx_http_signaller_session_write(s);
+}
+
+
+/*
+ * Whether another module has tied something to the request's lifetime.
+ * A cleanup whose handler is gone is done with: an upstream finished (an
+ * auth_request subrequest, say) leaves its entry with no handler.
+ */
+
+static ngx_uint_t
+ngx_http_signaller_request_tied(ngx_http_request_t *r)
+{
+    ngx_http_cleanup_t  *hc;
+    ngx_pool_cleanup_t  *pc;
+
+    for (pc = r->pool->cleanup; pc; pc = pc->next) {
+        if (pc->handler) {
+            return 1;
+        }
+    }
+
+    for (hc = r->cleanup; hc; hc = hc->next) {
+        if (hc->handler) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
