@@ -171,11 +171,11 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    if (ngx_http_signaller_route(r, &handle, &listen) != NGX_OK) {
-        return NGX_HTTP_NOT_FOUND;
-    }
-
     ngx_str_null(&key);
+
+    if (ngx_http_signaller_route(r, &handle, &listen) != NGX_OK) {
+        return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, &key);
+    }
 
     rc = ngx_http_signaller_check_request(r, slcf, &key);
     if (rc != NGX_OK) {

@@ -8,7 +8,8 @@ pkgs="nginx nginx-dev gcc make libpcre2-dev libssl-dev zlib1g-dev"
 
 case "$1" in
 test)
-    pkgs="$pkgs perl openssl libio-socket-ssl-perl clang libclang-rt-14-dev"
+    pkgs="$pkgs perl openssl libio-socket-ssl-perl clang libclang-rt-14-dev
+          python3-prometheus-client"
     ;;
 valgrind)
     pkgs="$pkgs perl openssl libio-socket-ssl-perl valgrind"

@@ -71,13 +71,43 @@
 #define NGX_HTTP_SIGNALLER_LINGER          2000
 
 
+/* the close codes a session ends with, by index (status.c), and others */
+#define NGX_HTTP_SIGNALLER_CODES           17
+
+/* the statuses and close codes a handshake is refused with, and others */
+#define NGX_HTTP_SIGNALLER_REFUSALS        13
+
+
+/*
+ * What a zone counts, for signaller_status: every worker adds to these,
+ * on the relay path too, with atomic additions and no lock.
+ */
+typedef struct {
+    ngx_atomic_t                     pairings;
+    ngx_atomic_t                     messages;
+    ngx_atomic_t                     bytes;    /* of the frames relayed */
+    ngx_atomic_t                     pings;
+    ngx_atomic_t                     dropped;  /* for not answering */
+    ngx_atomic_t                     ended[NGX_HTTP_SIGNALLER_CODES];
+    ngx_atomic_t                     refused[NGX_HTTP_SIGNALLER_REFUSALS];
+} ngx_http_signaller_counters_t;
+
+
 typedef struct {
     ngx_rbtree_t                     rbtree;
     ngx_rbtree_node_t                sentinel;
     ngx_queue_t                      workers;
     ngx_uint_t                       entries;
     ngx_uint_t                       generation;  /* configuration loads */
+    ngx_http_signaller_counters_t    counters;
 } ngx_http_signaller_shctx_t;
+
+
+#define ngx_http_signaller_counters(zone)                                     \
+    (&((ngx_http_signaller_zone_ctx_t *) (zone)->data)->sh->counters)
+
+#define ngx_http_signaller_count(zone, counter, n)                            \
+    (void) ngx_atomic_fetch_add(&ngx_http_signaller_counters(zone)->counter, n)
 
 
 /* a worker's record in a zone */
@@ -94,8 +124,11 @@ typedef struct {
 typedef struct {
     ngx_uint_t                       waiting;
     ngx_uint_t                       workers;
+    ngx_uint_t                       pipes;      /* in one worker */
+    ngx_uint_t                       crossing;   /* across workers */
     ngx_uint_t                       pages;
     ngx_uint_t                       free;
+    ngx_http_signaller_counters_t    counters;
 } ngx_http_signaller_stats_t;
 
 
@@ -153,6 +186,8 @@ struct ngx_http_signaller_worker_s {
     ngx_http_signaller_ident_t       ident;
     ngx_uint_t                       generation;
     ngx_uint_t                       stopping; /* stops or exited, on purpose */
+    ngx_atomic_t                     pipes;    /* open in this worker */
+    ngx_atomic_t                     crossing; /* ... relayed from another */
 };
 
 
@@ -234,6 +269,7 @@ struct ngx_http_signaller_session_s {
 
     ngx_http_signaller_parser_t      parser;
     ngx_uint_t                       messages;
+    ngx_uint_t                       close_code;  /* what it was sent */
 
     u_char                           pong[2 + 125];
     u_char                           close[4 + 20];
@@ -266,6 +302,8 @@ struct ngx_http_signaller_session_s {
     unsigned                         done:1;
     /* a ping went out, and nothing has been read since */
     unsigned                         ping_unanswered:1;
+    /* a handshake refused with a close code (signaller_refusal close) */
+    unsigned                         refusal:1;
 };
 
 
@@ -299,6 +337,9 @@ typedef struct {
     ngx_uint_t                       code;
     ngx_str_t                        reason;
 } ngx_http_signaller_reason_t;
+
+/* every close code the server sends, with its reason */
+extern ngx_http_signaller_reason_t  ngx_http_signaller_reasons[];
 
 #define NGX_HTTP_SIGNALLER_FRAME_AGAIN   0
 #define NGX_HTTP_SIGNALLER_FRAME_MESSAGE 1
@@ -375,6 +416,8 @@ ngx_uint_t ngx_http_signaller_zone_stopped(ngx_shm_zone_t *zone,
     ngx_pid_t pid);
 void ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
     ngx_http_signaller_stats_t *stats);
+void ngx_http_signaller_zone_pipe(ngx_shm_zone_t *zone, ngx_uint_t crossing,
+    ngx_atomic_int_t n);
 
 
 /* ngx_http_signaller_table.c */
@@ -485,6 +528,8 @@ ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,
 /* ngx_http_signaller_status.c */
 
 ngx_int_t ngx_http_signaller_status_handler(ngx_http_request_t *r);
+void ngx_http_signaller_count_ended(ngx_shm_zone_t *zone, ngx_uint_t code);
+void ngx_http_signaller_count_refused(ngx_shm_zone_t *zone, ngx_uint_t code);
 
 
 /* ngx_http_signaller_worker.c */

@@ -53,6 +53,7 @@ ngx_http_signaller_close(ngx_http_signaller_session_t *s,
                    "signaller: closing with %ui", code);
 
     s->closing = 1;
+    s->close_code = code;
     s->close_pos = s->close;
     s->close_last = ngx_http_signaller_close_frame(s->close, code);
 
@@ -115,12 +116,15 @@ ngx_http_signaller_ping_handler(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
                       "signaller: client did not answer a ping");
 
+        ngx_http_signaller_count(s->zone, dropped, 1);
+
         ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_GOING_AWAY,
                                       NGX_HTTP_SIGNALLER_PEER_GONE);
         return;
     }
 
     s->ping_unanswered = 1;
+    ngx_http_signaller_count(s->zone, pings, 1);
 
     if (s->ping_pos == NULL) {
         s->ping_pos = ping;
@@ -153,6 +157,8 @@ ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
 
     s->peer = NULL;
     p->peer = NULL;
+
+    ngx_http_signaller_zone_pipe(s->zone, s->relayed || p->relayed, -1);
 
     /* frames already relayed are still delivered, then the close */
 
@@ -297,6 +303,11 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
     if (s->early) {
         ngx_free(s->early);
         s->early = NULL;
+    }
+
+    if (!s->refusal) {
+        ngx_http_signaller_count_ended(s->zone, s->closing ? s->close_code
+                                                           : 0);
     }
 
     ngx_queue_remove(&s->queue);

@@ -29,7 +29,7 @@ static void ngx_http_signaller_unmask(u_char *dst, u_char *src, size_t len,
     u_char *mask, ngx_uint_t off);
 
 
-static ngx_http_signaller_reason_t  ngx_http_signaller_reasons[] = {
+ngx_http_signaller_reason_t  ngx_http_signaller_reasons[] = {
     { NGX_HTTP_SIGNALLER_NORMAL, ngx_string("Normal Closure") },
     { NGX_HTTP_SIGNALLER_GOING_AWAY, ngx_string("Going Away") },
     { NGX_HTTP_SIGNALLER_PROTOCOL_ERROR, ngx_string("Protocol Error") },

@@ -232,6 +232,8 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
                 break;
             }
 
+            ngx_http_signaller_count(s->zone, messages, 1);
+
             if (++s->messages >= s->conf->max_messages) {
                 ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_TOO_MANY,
                                               NGX_HTTP_SIGNALLER_TOO_MANY);

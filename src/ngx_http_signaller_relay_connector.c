@@ -26,6 +26,7 @@
 static ngx_int_t ngx_http_signaller_relay_reach(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_socket_t fd);
 static void ngx_http_signaller_relay_reply(ngx_event_t *ev);
+static ngx_int_t ngx_http_signaller_relay_unavailable(ngx_http_request_t *r);
 
 
 /*
@@ -49,7 +50,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
 
     if (!entry->worker.reachable) {
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+        return ngx_http_signaller_relay_unavailable(r);
     }
 
     fd = socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
@@ -65,7 +66,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
         ngx_close_socket(fd);
 
         if (rc == NGX_ERROR) {
-            return NGX_HTTP_SERVICE_UNAVAILABLE;
+            return ngx_http_signaller_relay_unavailable(r);
         }
 
         /* a worker without its socket is stopping or dead */
@@ -81,7 +82,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
     if (send(fd, pre, last - pre, 0) != last - pre) {
         ngx_close_socket(fd);
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+        return ngx_http_signaller_relay_unavailable(r);
     }
 
     pc = ngx_http_signaller_relay_connection(fd, r->pool, c->log);
@@ -205,7 +206,8 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
                       ev->timedout ? NGX_ETIMEDOUT : 0,
                       "signaller: no answer from the listener's worker %P",
                       rl->worker.pid);
-        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_SERVICE_UNAVAILABLE);
+        ngx_http_signaller_relay_finalize(rl,
+                                    ngx_http_signaller_relay_unavailable(r));
         return;
     }
 
@@ -219,4 +221,20 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
     ngx_http_signaller_relay_start(rl);
 
     ngx_http_run_posted_requests(r->connection);
+}
+
+
+/* the listener's worker cannot be reached, or did not answer: 503 */
+
+static ngx_int_t
+ngx_http_signaller_relay_unavailable(ngx_http_request_t *r)
+{
+    ngx_http_signaller_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    ngx_http_signaller_count_refused(slcf->shm_zone,
+                                     NGX_HTTP_SERVICE_UNAVAILABLE);
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
 }

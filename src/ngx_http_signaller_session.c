@@ -230,6 +230,9 @@ ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
     s->peer = l;
     l->peer = s;
 
+    ngx_http_signaller_count(s->zone, pairings, 1);
+    ngx_http_signaller_zone_pipe(s->zone, s->relayed, 1);
+
     ngx_add_timer(&s->timer, s->conf->pipe_timeout);
     ngx_add_timer(&l->timer, s->conf->pipe_timeout);
 

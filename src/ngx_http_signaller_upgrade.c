@@ -75,6 +75,9 @@ ngx_http_signaller_refuse(ngx_http_request_t *r, ngx_int_t status,
         }
     }
 
+    ngx_http_signaller_count_refused(slcf->shm_zone,
+                                     code ? code : (ngx_uint_t) status);
+
     if (code == 0) {
         return ngx_http_signaller_send_refusal(r, status);
     }
@@ -84,6 +87,8 @@ ngx_http_signaller_refuse(ngx_http_request_t *r, ngx_int_t status,
     if (s == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    s->refusal = 1;
 
     /* queued now, sent right behind the 101 */
 

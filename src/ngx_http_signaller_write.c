@@ -23,7 +23,7 @@ static ngx_int_t ngx_http_signaller_send_response(
 static ngx_int_t ngx_http_signaller_send_frames(
     ngx_http_signaller_session_t *s);
 static ngx_uint_t ngx_http_signaller_queued(ngx_http_signaller_session_t *s,
-    ngx_buf_t *bufs, u_char ***pos);
+    ngx_buf_t *bufs, u_char ***pos, ngx_uint_t *frames);
 static void ngx_http_signaller_sent(ngx_http_signaller_session_t *s);
 static ngx_int_t ngx_http_signaller_close_forward(
     ngx_http_signaller_session_t *s);
@@ -131,14 +131,14 @@ ngx_http_signaller_send_frames(ngx_http_signaller_session_t *s)
     u_char            **pos[NGX_HTTP_SIGNALLER_QUEUES];
     ssize_t             sent;
     ngx_buf_t           bufs[NGX_HTTP_SIGNALLER_QUEUES];
-    ngx_uint_t          i, n;
+    ngx_uint_t          i, n, frames;
     ngx_chain_t        *cl, chain[NGX_HTTP_SIGNALLER_QUEUES];
     ngx_connection_t   *c;
 
     c = s->connection;
 
     for ( ;; ) {
-        n = ngx_http_signaller_queued(s, bufs, pos);
+        n = ngx_http_signaller_queued(s, bufs, pos, &frames);
 
         /* TLS may hold bytes of its own, sent by a call without data */
 
@@ -175,6 +175,10 @@ ngx_http_signaller_send_frames(ngx_http_signaller_session_t *s)
             }
         }
 
+        if (frames) {
+            ngx_http_signaller_count(s->zone, bytes, bufs[0].pos - *pos[0]);
+        }
+
         for (i = 0; i < n; i++) {
             *pos[i] = bufs[i].pos;
         }
@@ -188,12 +192,12 @@ ngx_http_signaller_send_frames(ngx_http_signaller_session_t *s)
 
 /*
  * What is queued for the client, as buffers, and in "pos" where each one's
- * sent position goes back to.
+ * sent position goes back to; "frames" if the first holds relayed frames.
  */
 
 static ngx_uint_t
 ngx_http_signaller_queued(ngx_http_signaller_session_t *s, ngx_buf_t *bufs,
-    u_char ***pos)
+    u_char ***pos, ngx_uint_t *frames)
 {
     ngx_uint_t                     i, n;
     ngx_http_signaller_session_t  *p;
@@ -213,6 +217,8 @@ ngx_http_signaller_queued(ngx_http_signaller_session_t *s, ngx_buf_t *bufs,
         bufs[n].last = s->orphan_last;
         pos[n++] = &s->orphan_pos;
     }
+
+    *frames = n;
 
     if (s->pong_pos < s->pong_last) {
         bufs[n].pos = s->pong_pos;

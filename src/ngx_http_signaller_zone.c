@@ -23,7 +23,6 @@ static ngx_http_signaller_worker_t *ngx_http_signaller_find_worker(
     ngx_http_signaller_zone_ctx_t *ctx, ngx_pid_t pid);
 static void ngx_http_signaller_free_entries(
     ngx_http_signaller_zone_ctx_t *ctx, ngx_http_signaller_worker_t *w);
-static ngx_uint_t ngx_http_signaller_count(ngx_queue_t *list);
 
 
 char *
@@ -93,7 +92,8 @@ ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_signaller_shctx_t));
+    ctx->sh = ngx_slab_calloc(ctx->shpool,
+                              sizeof(ngx_http_signaller_shctx_t));
     if (ctx->sh == NULL) {
         return NGX_ERROR;
     }
@@ -140,6 +140,8 @@ ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
         w->ident = ngx_http_signaller_self;
         w->generation = ctx->sh->generation;
         w->stopping = 0;
+        w->pipes = 0;
+        w->crossing = 0;
         ngx_queue_init(&w->entries);
         ngx_queue_insert_tail(&ctx->sh->workers, &w->queue);
     }
@@ -498,42 +500,59 @@ void
 ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
     ngx_http_signaller_stats_t *stats)
 {
+    ngx_queue_t                    *q;
+    ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
 
+    ngx_memzero(stats, sizeof(ngx_http_signaller_stats_t));
+
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     stats->waiting = ctx->sh->entries;
-    stats->workers = ngx_http_signaller_count(&ctx->sh->workers);
+
+    /* pipes of workers shutting down count, not the workers themselves */
+
+    for (q = ngx_queue_head(&ctx->sh->workers);
+         q != ngx_queue_sentinel(&ctx->sh->workers);
+         q = ngx_queue_next(q))
+    {
+        w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
+
+        stats->workers += !w->stopping;
+        stats->pipes += w->pipes;
+        stats->crossing += w->crossing;
+    }
 
     stats->pages = (ctx->shpool->end - ctx->shpool->start) / ngx_pagesize;
     stats->free = ctx->shpool->pfree;
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    stats->counters = ctx->sh->counters;
 }
 
 
-/* the workers that use the zone, not those that are shutting down */
+/* a pipe opens (1) or closes (-1) in this worker */
 
-static ngx_uint_t
-ngx_http_signaller_count(ngx_queue_t *list)
+void
+ngx_http_signaller_zone_pipe(ngx_shm_zone_t *zone, ngx_uint_t crossing,
+    ngx_atomic_int_t n)
 {
-    ngx_uint_t                    n;
-    ngx_queue_t                  *q;
-    ngx_http_signaller_worker_t  *w;
+    ngx_http_signaller_worker_t    *self;
+    ngx_http_signaller_zone_ctx_t  *ctx;
 
-    n = 0;
+    ctx = zone->data;
 
-    for (q = ngx_queue_head(list);
-         q != ngx_queue_sentinel(list);
-         q = ngx_queue_next(q))
-    {
-        w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
-        n += !w->stopping;
+    if (ctx->self == NULL) {
+        return;
     }
 
-    return n;
+    self = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
+
+    (void) ngx_atomic_fetch_add(crossing ? &self->crossing : &self->pipes,
+                                n);
 }
 
 
