@@ -27,6 +27,8 @@ static char *ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_signaller_message_rate(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_signaller_postconfiguration(ngx_conf_t *cf);
 
 
@@ -111,6 +113,20 @@ static ngx_command_t  ngx_http_signaller_commands[] = {
       offsetof(ngx_http_signaller_loc_conf_t, ping_interval),
       NULL },
 
+    { ngx_string("signaller_message_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_signaller_message_rate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("signaller_max_listeners"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_signaller_loc_conf_t, max_listeners),
+      &ngx_http_signaller_max_messages_bounds },
+
     { ngx_string("signaller_status"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_signaller_status,
@@ -184,13 +200,14 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
 
     if (listen) {
         switch (ngx_http_signaller_table_insert(slcf->shm_zone, &handle,
-                                                &id))
+                                                slcf->max_listeners, &id))
         {
         case NGX_OK:
             break;
         case NGX_BUSY:
             return ngx_http_signaller_refuse(r, NGX_HTTP_CONFLICT, &key);
         case NGX_DECLINED:
+        case NGX_AGAIN:
             return ngx_http_signaller_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                              &key);
         default:
@@ -281,6 +298,9 @@ ngx_http_signaller_create_loc_conf(ngx_conf_t *cf)
     conf->origin_any = NGX_CONF_UNSET_UINT;
     conf->refusal = NGX_CONF_UNSET_UINT;
     conf->ping_interval = NGX_CONF_UNSET_MSEC;
+    conf->rate = NGX_CONF_UNSET_UINT;
+    conf->burst = NGX_CONF_UNSET_UINT;
+    conf->max_listeners = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -310,6 +330,9 @@ ngx_http_signaller_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->refusal, prev->refusal,
                               NGX_HTTP_SIGNALLER_REFUSAL_HTTP);
     ngx_conf_merge_msec_value(conf->ping_interval, prev->ping_interval, 0);
+    ngx_conf_merge_uint_value(conf->rate, prev->rate, 0);
+    ngx_conf_merge_uint_value(conf->burst, prev->burst, 0);
+    ngx_conf_merge_uint_value(conf->max_listeners, prev->max_listeners, 0);
 
     if (conf->origins == NGX_CONF_UNSET_PTR
         && conf->origin_any == NGX_CONF_UNSET_UINT)
@@ -461,6 +484,70 @@ ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return "with a regular expression requires PCRE library";
 
 #endif
+}
+
+
+/* signaller_message_rate <n>r/s | <n>r/m [burst=<n>], as limit_req */
+
+static char *
+ngx_http_signaller_message_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_signaller_loc_conf_t *slcf = conf;
+
+    u_char     *p;
+    size_t      len;
+    ngx_int_t   rate, scale, burst;
+    ngx_str_t  *value;
+
+    if (slcf->rate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    len = value[1].len;
+    p = value[1].data + len - 3;
+    scale = 1;
+
+    if (len > 3 && ngx_strncmp(p, "r/s", 3) == 0) {
+        len -= 3;
+
+    } else if (len > 3 && ngx_strncmp(p, "r/m", 3) == 0) {
+        scale = 60;
+        len -= 3;
+
+    } else {
+        len = 0;
+    }
+
+    rate = len ? ngx_atoi(value[1].data, len) : NGX_ERROR;
+
+    if (rate <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid rate \"%V\", as in \"10r/s\" or "
+                           "\"60r/m\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    burst = 0;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "burst=", 6) != 0
+            || (burst = ngx_atoi(value[2].data + 6, value[2].len - 6))
+               == NGX_ERROR)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", as in "
+                               "\"burst=20\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    slcf->rate = rate * 1000 / scale;
+    slcf->burst = burst * 1000;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -144,6 +144,9 @@ typedef struct {
     ngx_msec_t                       send_timeout;
     ngx_uint_t                       refusal;
     ngx_msec_t                       ping_interval;
+    ngx_uint_t                       rate;     /* messages per 1000 s */
+    ngx_uint_t                       burst;    /* in 1/1000 messages */
+    ngx_uint_t                       max_listeners;
 } ngx_http_signaller_loc_conf_t;
 
 
@@ -270,6 +273,10 @@ struct ngx_http_signaller_session_s {
     ngx_http_signaller_parser_t      parser;
     ngx_uint_t                       messages;
     ngx_uint_t                       close_code;  /* what it was sent */
+
+    /* signaller_message_rate, as limit_req's leaky bucket */
+    ngx_msec_t                       rate_last;
+    ngx_uint_t                       rate_excess;
 
     u_char                           pong[2 + 125];
     u_char                           close[4 + 20];
@@ -423,7 +430,7 @@ void ngx_http_signaller_zone_pipe(ngx_shm_zone_t *zone, ngx_uint_t crossing,
 /* ngx_http_signaller_table.c */
 
 ngx_int_t ngx_http_signaller_table_insert(ngx_shm_zone_t *zone,
-    ngx_str_t *handle, ngx_http_signaller_id_t *id);
+    ngx_str_t *handle, ngx_uint_t max, ngx_http_signaller_id_t *id);
 ngx_int_t ngx_http_signaller_table_find(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_http_signaller_entry_t *entry);
 void ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,

@@ -19,6 +19,7 @@ static ngx_int_t ngx_http_signaller_parse_input(
 static ssize_t ngx_http_signaller_recv(ngx_http_signaller_session_t *s,
     u_char *buf, size_t size);
 static void ngx_http_signaller_process(ngx_http_signaller_session_t *s);
+static ngx_int_t ngx_http_signaller_rate(ngx_http_signaller_session_t *s);
 static void ngx_http_signaller_control(ngx_http_signaller_session_t *s,
     ngx_int_t rc, ngx_http_signaller_frame_t *frame);
 
@@ -234,6 +235,17 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
 
             ngx_http_signaller_count(s->zone, messages, 1);
 
+            if (ngx_http_signaller_rate(s) != NGX_OK) {
+                ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
+                              "signaller: client sends messages faster "
+                              "than signaller_message_rate");
+
+                ngx_http_signaller_close_pair(s,
+                                              NGX_HTTP_SIGNALLER_RATE_LIMITED,
+                                              NGX_HTTP_SIGNALLER_PEER_GONE);
+                return;
+            }
+
             if (++s->messages >= s->conf->max_messages) {
                 ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_TOO_MANY,
                                               NGX_HTTP_SIGNALLER_TOO_MANY);
@@ -272,6 +284,46 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
             return;
         }
     }
+}
+
+
+/*
+ * signaller_message_rate: limit_req's leaky bucket, per peer.  The message
+ * that goes over it has been relayed already, piece by piece: it is the
+ * last one.
+ */
+
+static ngx_int_t
+ngx_http_signaller_rate(ngx_http_signaller_session_t *s)
+{
+    ngx_int_t       excess;
+    ngx_msec_int_t  ms;
+
+    if (s->conf->rate == 0) {
+        return NGX_OK;
+    }
+
+    excess = 0;
+
+    if (s->rate_last) {
+        ms = (ngx_msec_int_t) (ngx_current_msec - s->rate_last);
+
+        excess = (ngx_int_t) s->rate_excess
+                 - (ngx_int_t) (s->conf->rate * ngx_abs(ms) / 1000) + 1000;
+
+        if (excess < 0) {
+            excess = 0;
+        }
+
+        if ((ngx_uint_t) excess > s->conf->burst) {
+            return NGX_BUSY;
+        }
+    }
+
+    s->rate_excess = excess;
+    s->rate_last = ngx_current_msec ? ngx_current_msec : 1;
+
+    return NGX_OK;
 }
 
 

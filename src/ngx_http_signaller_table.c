@@ -24,12 +24,13 @@ static ngx_http_signaller_node_t *ngx_http_signaller_lookup(
 
 /*
  * Adds a waiting listener under a new random id.  NGX_BUSY: the handle has
- * one already; NGX_DECLINED: the zone is full.
+ * one already; NGX_DECLINED: the zone is full; NGX_AGAIN: it holds "max"
+ * listeners (0: no limit).
  */
 
 ngx_int_t
 ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
-    ngx_http_signaller_id_t *id)
+    ngx_uint_t max, ngx_http_signaller_id_t *id)
 {
     size_t                          n;
     ngx_uint_t                      tries;
@@ -71,6 +72,11 @@ ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
 
             ngx_http_signaller_purge(zone, &owner);
             continue;
+        }
+
+        if (max && ctx->sh->entries >= max) {
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+            return NGX_AGAIN;
         }
 
         node = ngx_slab_alloc_locked(ctx->shpool, n);
