@@ -32,11 +32,23 @@ interface SignallerCloseEvent {
     readonly wasClean: boolean;
 }
 
-/** The error a `listen()`/`connect()` promise rejects with when the socket closes before opening. */
+/**
+ * The error a `listen()`/`connect()` promise rejects with when the socket closes before it is open
+ * for good: refused (an HTTP status, or with `signaller_refusal close` a close code such as
+ * 4004 No Such Handle) or dropped.
+ */
 interface SignallerError extends Error {
-    /** Close code; browsers report every refused handshake (404, 409, 403, ...) as 1006. */
+    /**
+     * Close code. Browsers report a handshake refused with an HTTP status (404, 409, 403, 503, ...)
+     * as 1006; with `signaller_refusal close` the server answers 101 and closes with 4004, 4009,
+     * 4029 or 4030 instead.
+     */
     code: number;
+    /** The close frame's reason ("" for 1006), e.g. "No Such Handle". */
     reason: string;
+    /** The code's reason in `Signaller.REASONS` without spaces, e.g. "NoSuchHandle", "HandleTaken",
+     * "Forbidden", "TooManyRequests", "AbnormalClosure"; "Error" for a code not listed there. */
+    name: string;
 }
 
 interface SignallerEventMap {
@@ -63,6 +75,7 @@ declare class Signaller {
     /** The current WebSocket, null before listen()/connect(). */
     readonly socket: SignallerWebSocketLike | null;
 
+    /** Called with the socket's open event once it is open for good, as listen()/connect() resolves. */
     onopen: ((this: Signaller, ev: any) => any) | null;
     /** Called with each incoming signal: a string, or binary as set by `binaryType`. */
     onsignal: ((this: Signaller, data: any) => any) | null;
@@ -70,17 +83,21 @@ declare class Signaller {
     onerror: ((this: Signaller, ev: any) => any) | null;
 
     /**
-     * Open `<server>/listen/<handle>` and wait for a connector. Resolves with this signaller when the
-     * socket is open; rejects with a SignallerError if it closes first. Calling it again while the
-     * socket is connecting or open returns the same promise; after a close it opens a new socket.
+     * Open `<server>/listen/<handle>` and wait for a connector. Resolves with this signaller once the
+     * socket is open for good: at its first signal, or when it is still open 100 ms after the
+     * handshake (a refusal close comes right behind the 101); `open` is emitted then. Rejects with a
+     * SignallerError if it closes first (refused, e.g. 4009 Handle Taken, or dropped). Calling it
+     * again while the socket is connecting or open returns the same promise; after a close it opens
+     * a new socket.
      * @throws Error if this signaller is currently connecting (connect()).
      */
     listen(): Promise<this>;
-    /** Open `<server>/connect/<handle>` to a waiting listener; see listen(). */
+    /** Open `<server>/connect/<handle>` to a waiting listener (4004 No Such Handle if none); see listen(). */
     connect(): Promise<this>;
     /**
      * Send a signal. Before the socket is open (including before listen()/connect()) signals are
-     * buffered and sent in order once it opens.
+     * buffered and sent in order once it opens; they are kept until it is open for good, so a
+     * refused socket leaves them for the next listen()/connect().
      * @throws Error once the signaller is closed (by close() or by the server).
      */
     signal(data: SignallerData): void;
@@ -114,6 +131,16 @@ declare class Signaller {
     static readonly PIPE_TIMEOUT: 4001;
     static readonly TOO_MANY_MESSAGES: 4002;
     static readonly PEER_GONE: 4003;
+    /** `/connect` with nobody listening on the handle (`signaller_refusal close`). */
+    static readonly NO_SUCH_HANDLE: 4004;
+    /** A peer sent messages beyond `signaller_message_rate`; the other peer gets 4003. */
+    static readonly RATE_LIMITED: 4008;
+    /** `/listen` on a handle someone already listens on (`signaller_refusal close`). */
+    static readonly HANDLE_TAKEN: 4009;
+    /** The zone is full, or `signaller_max_listeners` listeners wait (`signaller_refusal close`). */
+    static readonly TOO_MANY_REQUESTS: 4029;
+    /** The origin or access control refused the request (`signaller_refusal close`). */
+    static readonly FORBIDDEN: 4030;
 }
 
 declare namespace Signaller {

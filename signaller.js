@@ -16,7 +16,9 @@
 
     /* Close codes the server sends, plus 1006, which a browser reports when
      * the handshake is refused or the connection drops without a close frame.
-     * Each one is also a constant: Signaller.LISTEN_TIMEOUT === 4000. */
+     * Each one is also a constant: Signaller.LISTEN_TIMEOUT === 4000.
+     * 4004, 4009, 4029 and 4030 are refusals ("signaller_refusal close"):
+     * the server sends them right behind its 101. */
     var REASONS = {
         1000: "Normal Closure",
         1001: "Going Away",
@@ -28,7 +30,12 @@
         4000: "Listen Timeout",
         4001: "Pipe Timeout",
         4002: "Too Many Messages",
-        4003: "Peer Gone"
+        4003: "Peer Gone",
+        4004: "No Such Handle",
+        4008: "Rate Limited",
+        4009: "Handle Taken",
+        4029: "Too Many Requests",
+        4030: "Forbidden"
     };
 
     function noop() {}
@@ -37,9 +44,7 @@
         constructor(server, handle, options) {
             if (!Signaller.isValidHandle(handle)) {
                 throw new TypeError("Signaller: invalid handle "
-                    + JSON.stringify(handle) + ": it must match " + HANDLE
-                    + " (a lowercase letter, then 2-31 lowercase letters or"
-                    + " digits, each may follow one underscore)");
+                    + JSON.stringify(handle) + ": it must match " + HANDLE);
             }
             this.server = server;
             this.handle = handle;
@@ -68,7 +73,10 @@
             }
             if (ws && ws.readyState == 1) {
                 ws.send(data);
-            } else {
+            }
+            /* kept until the socket is open for good, for a retry if it is
+             * refused (_ok is that socket; undefined, never null, before) */
+            if (this._ok !== ws) {
                 this._buffer.push(data);
             }
         }
@@ -144,19 +152,33 @@
             }
 
             p = self._promise = new Promise(function (resolve, reject) {
-                var error;
+                var error, open;
+
+                /* A refused socket opens (101) and is closed at once: the
+                 * server sends its close frame right behind the 101. So the
+                 * socket counts as open, the promise resolves and "open" is
+                 * emitted, only at its first signal, or if it is still open
+                 * 100 ms after the 101 (not closing: a close frame that has
+                 * arrived makes readyState 2 before the close event). */
+                function ok() {
+                    if (ws.readyState == 1 && self._ok !== ws) {
+                        self._ok = ws;
+                        self._buffer = [];
+                        resolve(self);
+                        emit("open", open);
+                    }
+                }
 
                 ws.onopen = function (ev) {
-                    var b = self._buffer;
-                    self._buffer = [];
-                    b.forEach(function (data) {
+                    open = ev;
+                    self._buffer.forEach(function (data) {
                         ws.send(data);
                     });
-                    resolve(self);
-                    emit("open", ev);
+                    setTimeout(ok, 100);
                 };
 
                 ws.onmessage = function (ev) {
+                    ok();
                     emit("signal", ev.data);
                 };
 
@@ -166,13 +188,17 @@
                 };
 
                 ws.onclose = function (ev) {
-                    var e = new Error("Signaller: " + mode + " " + self.handle
-                        + " closed: " + ev.code + " "
-                        + (ev.reason || REASONS[ev.code] || "")
+                    var c = ev.code, r = REASONS[c],
+                        e = new Error("Signaller: " + mode + " " + self.handle
+                        + " closed: " + c + " " + (ev.reason || r || "")
                         + (error && error.message ? " (" + error.message + ")"
                                                   : ""));
-                    e.code = ev.code;
+                    e.code = c;
                     e.reason = ev.reason;
+                    /* "NoSuchHandle", "HandleTaken", "AbnormalClosure"... */
+                    if (r) {
+                        e.name = r.replace(/ /g, "");
+                    }
                     reject(e);
                     emit("close", ev);
                 };

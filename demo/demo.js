@@ -24,6 +24,8 @@
         1002: "the server saw a WebSocket protocol error",
         1006: "the server refused the WebSocket or the connection dropped (a browser does not "
             + "tell which)",
+        /* a refusal as an HTTP status, which a browser hides: a guess (with
+         * "signaller_refusal close" the server sends one of 4004-4030) */
         connect1006: "nobody is listening on this handle, or the server refused the WebSocket "
             + "(a browser hides the HTTP status)",
         listen1006: "someone else is already listening on this handle, or the server refused the "
@@ -34,8 +36,21 @@
         4000: "nobody connected within the listen timeout (signaller_listen_timeout)",
         4001: "signalling took longer than the pipe timeout (signaller_pipe_timeout)",
         4002: "a peer sent more signals than the server allows (signaller_max_messages)",
-        4003: "the other peer left or failed"
+        4003: "the other peer left or failed",
+        4004: "nobody is listening on this handle: press Listen in the other tab first, or "
+            + "check the handle",
+        4008: "a peer sent signals faster than the server allows (signaller_message_rate)",
+        4009: "someone else is already listening on this handle: press Connect to reach them, "
+            + "or pick another handle",
+        4029: "the server has too many waiting listeners: try again later",
+        4030: "the server does not accept WebSockets from this page (signaller_origin, or "
+            + "access control)"
     };
+
+    /* what listen()/connect() rejects with when the server refuses the
+     * WebSocket with "signaller_refusal close": error.code and error.name */
+    var REFUSALS = [Signaller.NO_SUCH_HANDLE, Signaller.HANDLE_TAKEN, Signaller.TOO_MANY_REQUESTS,
+                    Signaller.FORBIDDEN];
 
     var sig = null, pc = null, dc = null, chain = null, up = false, t0 = 0, sent = 0, received = 0,
         role = null, opened = false, closing = false;
@@ -235,6 +250,9 @@
 
     function onSignallerClose(ev) {
         var text = "Signaller closed: " + describe(ev.code, ev.reason);
+        if (!opened) {
+            return; /* listen()/connect() rejects: start() reports it */
+        }
         sig = null;
         if (closing && ev.code === 1000) {
             log("Signaller closed: 1000 Normal Closure: signalling is done");
@@ -248,7 +266,7 @@
     }
 
     function start(mode) {
-        var h = checkHandle(), servers, server = ui.server.value.trim();
+        var h = checkHandle(), servers, server = ui.server.value.trim(), s;
         if (!h) {
             log("Invalid handle \"" + ui.handle.value + "\": " + ui.hint.textContent.trim(), "error");
             ui.handle.focus();
@@ -269,7 +287,7 @@
         setBusy(true);
         setStatus(mode === "listen" ? "listening" : "connecting");
 
-        sig = new Signaller(server, h);
+        s = sig = new Signaller(server, h);
         sig.onsignal = function (data) {
             chain = chain.then(function () {
                 return onSignal(data, servers);
@@ -294,10 +312,15 @@
                 send({ description: pc.localDescription });
             });
         }).catch(function (e) {
-            if (e && e.code === undefined) {
+            if (!e || e.code === undefined) {
                 fail("Could not start the call: " + e);
+            } else if (s === sig) {
+                /* refused or dropped before it was open; not an earlier,
+                 * hung-up session's socket */
+                fail((REFUSALS.indexOf(e.code) >= 0
+                    ? "The server refused to " + mode + " (" + e.name + "): "
+                    : "Signaller closed: ") + describe(e.code, e.reason));
             }
-            /* a socket that failed to open is reported by onclose */
         });
         log((mode === "listen" ? "Opening " : "Connecting to ") + sig.url);
     }

@@ -15,6 +15,22 @@ const fake = (server, h = "abc", opts = {}) =>
 const last = () => FakeWebSocket.instances.at(-1);
 const tick = () => new Promise((r) => setImmediate(r));
 
+/* A socket counts as open 100 ms after its open event (or at its first
+ * signal): tests that need it open use mock timers and `opened`. */
+const WINDOW = 100;
+const mockTimers = (t) => t.mock.timers.enable({ apis: ["setTimeout"] });
+const opened = (t, ws = last()) => {
+    ws.fireOpen();
+    t.mock.timers.tick(WINDOW);
+};
+
+/** Settles now or never: "pending", or the value / the rejection. */
+async function state(p) {
+    const pending = {};
+    const v = await Promise.race([p.then((x) => ({ x }), (e) => ({ e })), tick().then(() => pending)]);
+    return v === pending ? "pending" : v;
+}
+
 beforeEach(() => {
     FakeWebSocket.instances.length = 0;
 });
@@ -32,6 +48,11 @@ describe("close codes", () => {
         PIPE_TIMEOUT: [4001, "Pipe Timeout"],
         TOO_MANY_MESSAGES: [4002, "Too Many Messages"],
         PEER_GONE: [4003, "Peer Gone"],
+        NO_SUCH_HANDLE: [4004, "No Such Handle"],
+        RATE_LIMITED: [4008, "Rate Limited"],
+        HANDLE_TAKEN: [4009, "Handle Taken"],
+        TOO_MANY_REQUESTS: [4029, "Too Many Requests"],
+        FORBIDDEN: [4030, "Forbidden"],
     };
     for (const [name, [code, reason]] of Object.entries(expected)) {
         test(`Signaller.${name} === ${code} "${reason}"`, () => {
@@ -132,7 +153,8 @@ describe("URL joining", () => {
 });
 
 describe("buffering", () => {
-    test("signals before listen() and while connecting are sent in order on open", async () => {
+    test("signals before listen() and while connecting are sent in order on open", async (t) => {
+        mockTimers(t);
         const s = fake("ws://x");
         const bin = new Uint8Array([1, 2, 3]);
         s.signal("one");
@@ -144,17 +166,19 @@ describe("buffering", () => {
         ws.fireOpen();
         assert.deepEqual(ws.sent, ["one", bin, "three"]);
         assert.strictEqual(ws.sent[1], bin, "binary passed through unchanged");
+        t.mock.timers.tick(WINDOW);
         assert.equal(await p, s);
         s.signal("four");
         assert.deepEqual(ws.sent, ["one", bin, "three", "four"]);
         assert.deepEqual(s._buffer, [], "buffer emptied after flush");
     });
 
-    test("a new session after the old one closed does not resend flushed signals", async () => {
+    test("a new session after the old one closed does not resend flushed signals", async (t) => {
+        mockTimers(t);
         const s = fake("ws://x");
         s.signal("old");
         s.listen();
-        last().fireOpen();
+        opened(t);
         last().fireClose(1000, "Normal Closure");
         s.listen();
         last().fireOpen();
@@ -261,15 +285,39 @@ describe("state", () => {
 });
 
 describe("promises and events", () => {
-    test("listen() resolves with the signaller when open; onopen and open listeners run", async () => {
+    test("listen() resolves with the signaller 100 ms after open; onopen and open listeners run then", async (t) => {
+        mockTimers(t);
         const s = fake("ws://x");
         const seen = [];
-        s.onopen = function () { seen.push(["onopen", this === s]); };
+        s.onopen = function (ev) { seen.push(["onopen", this === s, ev.type]); };
         s.addEventListener("open", function () { seen.push(["listener", this === s]); });
         const p = s.listen();
         last().fireOpen();
-        assert.equal(await p, s);
-        assert.deepEqual(seen, [["onopen", true], ["listener", true]]);
+        t.mock.timers.tick(WINDOW - 1);
+        assert.equal(await state(p), "pending");
+        assert.deepEqual(seen, []);
+        t.mock.timers.tick(1);
+        assert.deepEqual(await state(p), { x: s });
+        assert.deepEqual(seen, [["onopen", true, "open"], ["listener", true]]);
+        t.mock.timers.tick(1000);
+        last().fireMessage("x");
+        assert.equal(seen.length, 2, "open is emitted once");
+    });
+
+    test("the first signal confirms the socket at once: open, then the signal", async (t) => {
+        mockTimers(t);
+        const s = fake("ws://x");
+        const seen = [];
+        s.onopen = (ev) => seen.push(ev.type);
+        s.onsignal = (d) => seen.push(d);
+        const p = s.connect();
+        last().fireOpen();
+        last().fireMessage("offer");
+        last().fireMessage("candidate");
+        assert.deepEqual(await state(p), { x: s });
+        assert.deepEqual(seen, ["open", "offer", "candidate"]);
+        t.mock.timers.tick(WINDOW);
+        assert.deepEqual(seen, ["open", "offer", "candidate"]);
     });
 
     test("connect() rejects with code and reason when closed before opening", async () => {
@@ -339,6 +387,101 @@ describe("promises and events", () => {
         const s = fake("ws://x", "abc", { binaryType: "arraybuffer" });
         s.listen();
         assert.equal(last().binaryType, "arraybuffer");
+    });
+});
+
+describe("refusals (signaller_refusal close: 101, then a close frame)", () => {
+    const refusals = [
+        ["connect", 4004, "No Such Handle", "NoSuchHandle"],
+        ["listen", 4009, "Handle Taken", "HandleTaken"],
+        ["connect", 4029, "Too Many Requests", "TooManyRequests"],
+        ["listen", 4030, "Forbidden", "Forbidden"],
+    ];
+    for (const [mode, code, reason, name] of refusals) {
+        test(`${mode}() rejects with ${code} "${reason}" (name ${name}) when the close follows the open`, async (t) => {
+            mockTimers(t);
+            const s = fake("ws://x", "abc");
+            const events = [];
+            s.onopen = () => events.push("open");
+            s.onclose = (ev) => events.push(["close", ev.code, ev.reason]);
+            s.signal("offer");
+            const p = s[mode]();
+            const ws = last();
+            ws.fireOpen();
+            assert.deepEqual(ws.sent, ["offer"], "buffered signals go out with the 101");
+            ws.fireClose(code, reason);
+            await assert.rejects(p, (e) => {
+                assert.ok(e instanceof Error);
+                assert.equal(e.code, code);
+                assert.equal(e.reason, reason);
+                assert.equal(e.name, name);
+                assert.equal(e.message, `Signaller: ${mode} abc closed: ${code} ${reason}`);
+                assert.equal(String(e), `${name}: Signaller: ${mode} abc closed: ${code} ${reason}`);
+                return true;
+            });
+            assert.deepEqual(events, [["close", code, reason]], "no open event; onclose has the event");
+            t.mock.timers.tick(WINDOW);
+            assert.deepEqual(events, [["close", code, reason]]);
+            // the refused socket's signals are kept for the next attempt
+            assert.throws(() => s.signal("x"), /closed signaller/);
+            s[mode]();
+            opened(t);
+            assert.deepEqual(last().sent, ["offer"]);
+        });
+    }
+
+    test("a close frame that arrived before the window ends (readyState 2) is not an open", async (t) => {
+        mockTimers(t);
+        const s = fake("ws://x");
+        let opens = 0;
+        s.onopen = () => opens++;
+        const p = s.connect();
+        const ws = last();
+        ws.fireOpen();
+        ws.readyState = 2; // the browser has the close frame; its close event comes later
+        t.mock.timers.tick(WINDOW * 10);
+        assert.equal(await state(p), "pending");
+        ws.fireClose(4004, "No Such Handle");
+        await assert.rejects(p, { code: 4004, name: "NoSuchHandle" });
+        assert.equal(opens, 0);
+    });
+
+    test("a refusal close after the window is only a close event (the promise has resolved)", async (t) => {
+        mockTimers(t);
+        const s = fake("ws://x");
+        const closes = [];
+        s.onclose = (ev) => closes.push(ev.code);
+        const p = s.listen();
+        opened(t);
+        assert.deepEqual(await state(p), { x: s });
+        last().fireClose(4030, "Forbidden");
+        assert.deepEqual(closes, [4030]);
+    });
+
+    test("close() before the window ends rejects with its code", async (t) => {
+        mockTimers(t);
+        const s = fake("ws://x");
+        const p = s.listen();
+        last().fireOpen();
+        s.close();
+        t.mock.timers.tick(WINDOW);
+        await assert.rejects(p, { code: 1000, name: "NormalClosure" });
+    });
+
+    test("the name is the reason without spaces; Error for a code not in REASONS", async () => {
+        for (const [code, reason, name] of [[1006, "", "AbnormalClosure"], [4003, "Peer Gone", "PeerGone"],
+                                            [4008, "Rate Limited", "RateLimited"], [4321, "", "Error"],
+                                            [1005, "", "Error"]]) {
+            const s = fake("ws://x");
+            const p = s.connect();
+            last().fireClose(code, reason);
+            await assert.rejects(p, (e) => {
+                assert.equal(e.name, name, String(code));
+                assert.equal(e.code, code);
+                assert.equal(e.reason, reason);
+                return true;
+            });
+        }
     });
 });
 

@@ -177,11 +177,66 @@ test("the demo shows the close code and its meaning when Connect finds no listen
         await page.click("#connect");
         await page.locator('#status[data-state="failed"]').waitFor({ timeout: 10000 });
         const text = await logText(page);
-        assert.match(text, /Signaller closed: 1006 Abnormal Closure: .*nobody is listening on this handle/);
+        assert.match(text, /Signaller closed: 1006 Abnormal Closure: nobody is listening on this handle, or the server refused/);
+        assert.equal(await page.locator("#log li.error").count(), 1, "reported once");
         assert.equal(await page.locator("#connect").isEnabled(), true, "the user can try again");
     } finally {
         await shoot(page, "e2e-failure");
     }
+});
+
+/** Points the demo at /r/ (signaller_refusal close in nginx.mjs). */
+async function useRefusalClose(page) {
+    await page.click("#settings summary");
+    await page.fill("#server", ngx.ws("/r/"));
+}
+
+test("with signaller_refusal close, Connect to a handle nobody listens on shows 4004 No Such Handle", async () => {
+    const page = await open("refused-connect");
+    try {
+        await useRefusalClose(page);
+        await page.fill("#handle", handle("nobody"));
+        await page.click("#connect");
+        await page.locator('#status[data-state="failed"]').waitFor({ timeout: 10000 });
+        const line = page.locator("#log li.error");
+        assert.equal(await line.count(), 1, await logText(page));
+        assert.match(await line.innerText(),
+                     /The server refused to connect \(NoSuchHandle\): 4004 No Such Handle: nobody is listening on this handle: press Listen/);
+        const text = await logText(page);
+        assert.doesNotMatch(text, /1006|Signaller closed|Connected to the listener/);
+        assert.equal(await page.locator("#connect").isEnabled(), true, "the user can try again");
+        // unlike a refused handshake (an HTTP status), no console error
+        assert.deepEqual(pageErrors.filter((e) => e.startsWith("refused-connect")), []);
+    } finally {
+        await shoot(page, "e2e-refused-connect");
+        await page.context().close();
+    }
+});
+
+test("with signaller_refusal close, Listen on a taken handle shows 4009 Handle Taken; the first keeps waiting", async () => {
+    const h = handle("taken");
+    const first = await open("first-listener");
+    const second = await open("second-listener");
+    try {
+        for (const page of [first, second]) {
+            await useRefusalClose(page);
+            await page.fill("#handle", h);
+        }
+        await first.click("#listen");
+        await first.locator("#log li.ok", { hasText: "waiting for a peer" }).waitFor();
+        await second.click("#listen");
+        await second.locator('#status[data-state="failed"]').waitFor({ timeout: 10000 });
+        assert.match(await second.locator("#log li.error").innerText(),
+                     /The server refused to listen \(HandleTaken\): 4009 Handle Taken: someone else is already listening on this handle/);
+        assert.doesNotMatch(await logText(second), /1006|Listening at/);
+        assert.equal(await first.locator("#status").getAttribute("data-state"), "listening");
+        assert.doesNotMatch(await logText(first), /Signaller closed/);
+    } finally {
+        await shoot(second, "e2e-refused-listen");
+        await first.context().close();
+        await second.context().close();
+    }
+    assert.deepEqual(pageErrors.filter((e) => /^(first|second)-listener/.test(e)), []);
 });
 
 test("the demo refuses an invalid handle before connecting", async () => {

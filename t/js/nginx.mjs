@@ -20,6 +20,7 @@
 //   /pt/  signaller_pipe_timeout 1s
 //   /mm/  signaller_max_messages 3
 //   /ms/  signaller_max_message_size 100
+//   /r/   signaller_refusal close (refusals are 101 + close 4004, 4009, ...)
 
 import { spawn, execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -118,6 +119,7 @@ ${loc("/lt/", "signaller_listen_timeout 1s;")}\
 ${loc("/pt/", "signaller_pipe_timeout 1s;")}\
 ${loc("/mm/", "signaller_max_messages 3;")}\
 ${loc("/ms/", "signaller_max_message_size 100;")}\
+${loc("/r/", "signaller_refusal close;")}\
 ${extraServer}
     }
 }

@@ -3,13 +3,57 @@
 
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import { startNginx } from "./nginx.mjs";
-import { Signaller, handle, signaller, record, pair, within, sleep } from "./helpers.mjs";
+import { Signaller, WebSocket, handle, signaller, record, pair, within, sleep } from "./helpers.mjs";
 
 let ngx;
 
+// /r/ (nginx.mjs) has signaller_refusal close; these add an origin rule,
+// with and without it, and a zone of the smallest size nginx accepts (8
+// pages: 32k) that a couple of hundred listeners fill
+const GOOD_ORIGIN = "https://good.example";
+const EXTRA = `
+        location /ro/ {
+            signaller on;
+            signaller_refusal close;
+            signaller_origin "^https://good\\.example$";
+        }
+        location /oh/ {
+            signaller on;
+            signaller_origin "^https://good\\.example$";
+        }
+        location /rz/ {
+            signaller on;
+            signaller_refusal close;
+            signaller_zone tiny 32k;
+        }
+        location /hz/ {
+            signaller on;
+            signaller_zone tiny;
+        }
+        location /rm/ {
+            signaller on;
+            signaller_refusal close;
+            signaller_zone few;
+            signaller_max_listeners 2;
+        }
+        location /hm/ {
+            signaller on;
+            signaller_zone few;
+            signaller_max_listeners 2;
+        }
+        location /rl/ {
+            signaller on;
+            signaller_message_rate 1r/s burst=2;
+        }
+        location = /status {
+            signaller_status;
+        }
+`;
+
 before(async () => {
-    ngx = await startNginx();
+    ngx = await startNginx({ extraServer: EXTRA });
 });
 
 after(async () => {
@@ -71,7 +115,8 @@ describe("open, pair, relay", () => {
 });
 
 describe("across workers", () => {
-    test("a pair whose listener and connector are in different workers relays both ways", async (t) => {
+    test("a pair whose listener and connector are in different workers relays both ways",
+         { skip: Number(process.env.SIGNALLER_TEST_WORKERS) === 1 && "SIGNALLER_TEST_WORKERS=1" }, async (t) => {
         // the kernel spreads connections over the workers (reuseport): pair
         // until the two ends are in different workers
         for (let attempt = 1; attempt <= 20; attempt++) {
@@ -163,6 +208,7 @@ describe("promises", () => {
         const cr = record(c);
         await assert.rejects(within(c.connect(), 3000, "connect"), (e) => {
             assert.equal(e.code, 1006);
+            assert.equal(e.name, "AbnormalClosure");
             assert.match(e.message, /^Signaller: connect \w+ closed: 1006 Abnormal Closure \(Unexpected server response: 404\)$/);
             return true;
         });
@@ -218,6 +264,210 @@ describe("promises", () => {
     });
 });
 
+describe("refusals with signaller_refusal close: 101, then a close code", () => {
+    /** Rejects like a refused listen()/connect() with code, reason and name. */
+    async function refused(p, code) {
+        const reason = Signaller.REASONS[code];
+        await assert.rejects(within(p, 3000, "refusal"), (e) => {
+            assert.ok(e instanceof Error);
+            assert.equal(e.code, code);
+            assert.equal(e.reason, reason);
+            assert.equal(e.name, reason.replace(/ /g, ""));
+            assert.match(e.message, new RegExp(`^Signaller: (listen|connect) \\w+ closed: ${code} ${reason}$`));
+            return true;
+        });
+    }
+
+    /** A `ws` WebSocket that sends this Origin header (or none). */
+    const withOrigin = (origin) => class extends WebSocket {
+        constructor(url) {
+            super(url, origin ? { origin } : {});
+        }
+    };
+
+    test(`4004 "No Such Handle": connect() with nobody listening`, async () => {
+        const h = handle();
+        const c = signaller(ngx.ws("/r/"), h);
+        const cr = record(c);
+        c.signal("offer");
+        await refused(c.connect(), Signaller.NO_SUCH_HANDLE);
+        assert.equal(cr.opens, 0, "no open event");
+        assert.deepEqual(cr.closes, [{ code: 4004, reason: "No Such Handle" }]);
+        assert.throws(() => c.signal("x"), /closed signaller/);
+        await sleep(100);
+        assert.match((await ngx.accessLog()).join("\n"), new RegExp(`"GET /r/connect/${h} HTTP/1.1" 101`));
+
+        // the buffered offer was kept: once someone listens, a retry delivers it
+        const l = signaller(ngx.ws("/r/"), h);
+        const lr = record(l);
+        await l.listen();
+        assert.strictEqual(await c.connect(), c);
+        assert.deepEqual(await lr.signal(1), ["offer"]);
+        c.close();
+        await Promise.all([lr.closed, record(c).closed]);
+    });
+
+    test(`4009 "Handle Taken": listen() on a handle with a waiting listener; the first keeps working`, async () => {
+        const h = handle();
+        const l1 = signaller(ngx.ws("/r/"), h);
+        const l1r = record(l1);
+        await l1.listen();
+        const l2 = signaller(ngx.ws("/r/"), h);
+        const l2r = record(l2);
+        await refused(l2.listen(), Signaller.HANDLE_TAKEN);
+        assert.equal(l2r.opens, 0);
+        assert.deepEqual(l2r.closes, [{ code: 4009, reason: "Handle Taken" }]);
+        const c = signaller(ngx.ws("/r/"), h);
+        await c.connect();
+        c.signal("still here");
+        assert.deepEqual(await l1r.signal(1), ["still here"]);
+        c.close();
+        await l1r.closed;
+    });
+
+    test(`4030 "Forbidden": signaller_origin refuses the Origin (a wrong one, or none)`, async () => {
+        for (const origin of ["https://evil.example", "https://good.example.evil.net", null]) {
+            const s = signaller(ngx.ws("/ro/"), handle(), { WebSocket: withOrigin(origin) });
+            const sr = record(s);
+            await refused(s.listen(), Signaller.FORBIDDEN);
+            assert.equal(sr.opens, 0, String(origin));
+            const c = signaller(ngx.ws("/ro/"), handle(), { WebSocket: withOrigin(origin) });
+            await refused(c.connect(), Signaller.FORBIDDEN);
+        }
+        // the right origin pairs
+        const W = withOrigin(GOOD_ORIGIN);
+        const { lr, c, cr } = await pair(ngx.ws("/ro/"), { WebSocket: W });
+        c.signal("from a good origin");
+        assert.deepEqual(await lr.signal(1), ["from a good origin"]);
+        c.close();
+        await Promise.all([lr.closed, cr.closed]);
+    });
+
+    test(`4029 "Too Many Requests": listeners fill a 32k zone; freed, it admits again`, async (t) => {
+        const open = [];
+        let refusals = [];
+        for (let batch = 0; batch < 20 && !refusals.length; batch++) {
+            const ss = Array.from({ length: 50 }, () => signaller(ngx.ws("/rz/"), handle("z")));
+            const rs = await Promise.allSettled(ss.map((s) => s.listen()));
+            rs.forEach((r, i) => (r.status === "fulfilled" ? open.push(ss[i]) : refusals.push(r.reason)));
+        }
+        t.diagnostic(`${open.length} listeners filled the zone`);
+        const status = await (await fetch(ngx.http("/status"))).text();
+        try {
+            assert.ok(refusals.length > 0, `no refusal after ${open.length} listeners`);
+            for (const e of refusals) {
+                assert.deepEqual([e.code, e.reason, e.name], [4029, "Too Many Requests", "TooManyRequests"]);
+            }
+            assert.match(status, new RegExp(`^tiny waiting ${open.length} workers \\d+ pages \\d+ free \\d+$`, "m"));
+
+            // the default, http: the same full zone refuses with 503, which is 1006 here
+            await assert.rejects(signaller(ngx.ws("/hz/"), handle()).listen(),
+                                 { code: 1006, name: "AbnormalClosure", message: /503/ });
+            await refused(signaller(ngx.ws("/rz/"), handle()).listen(), Signaller.TOO_MANY_REQUESTS);
+        } finally {
+            await Promise.all(open.map((s) => {
+                const closed = record(s).closed;
+                s.close();
+                return closed;
+            }));
+        }
+        const l = signaller(ngx.ws("/rz/"), handle());
+        await l.listen();
+        l.close();
+        assert.match((await ngx.errorLog()), /signaller zone "tiny" is full/);
+    });
+
+    test(`4029 "Too Many Requests": signaller_max_listeners 2 (503, so 1006, without refusal close)`, async () => {
+        const l1 = signaller(ngx.ws("/rm/"), handle());
+        const l2 = signaller(ngx.ws("/hm/"), handle());
+        await l1.listen();
+        await l2.listen();
+        const l3 = signaller(ngx.ws("/rm/"), handle());
+        const l3r = record(l3);
+        await refused(l3.listen(), Signaller.TOO_MANY_REQUESTS);
+        assert.equal(l3r.opens, 0);
+        await assert.rejects(signaller(ngx.ws("/hm/"), handle()).listen(),
+                             { code: 1006, name: "AbnormalClosure", message: /503/ });
+        // a connector is not a listener: it pairs
+        const c = signaller(ngx.ws("/rm/"), l1.handle);
+        const cr = record(c);
+        await c.connect();
+        c.close();
+        await cr.closed;
+        const l4 = signaller(ngx.ws("/rm/"), handle());
+        for (let i = 0; i < 20 && await l4.listen().then(() => false, () => true); i++) {
+            await sleep(50); // until the paired listener has left the zone
+        }
+        assert.equal(l4.socket.readyState, 1);
+        l2.close();
+        l4.close();
+    });
+
+    test("a listener and a connector pair and relay as usual", async () => {
+        const { l, lr, c, cr } = await pair(ngx.ws("/r/"));
+        c.signal("offer");
+        assert.deepEqual(await lr.signal(1), ["offer"]);
+        l.signal("answer");
+        assert.deepEqual(await cr.signal(1), ["answer"]);
+        c.close();
+        assert.deepEqual(await lr.closed, { code: 1000, reason: "Normal Closure" });
+    });
+
+    test("a signal from the peer confirms the socket before the 100 ms", async () => {
+        const h = handle();
+        const l = signaller(ngx.ws("/r/"), h);
+        const lr = record(l);
+        l.signal("waiting with an answer");
+        await l.listen();
+        const c = signaller(ngx.ws("/r/"), h);
+        const t0 = Date.now();
+        await c.connect();
+        const dt = Date.now() - t0;
+        assert.ok(dt < 90, `connect() took ${dt} ms`);
+        c.close();
+        await lr.closed;
+    });
+
+    test("malformed handshakes keep their HTTP status", async () => {
+        const h = handle();
+        // not an upgrade: 400; not GET: 405
+        assert.equal((await fetch(ngx.http(`/r/connect/${h}`))).status, 400);
+        const post = await fetch(ngx.http(`/r/connect/${h}`), { method: "POST", body: "x" });
+        assert.equal(post.status, 405);
+        assert.equal(post.headers.get("allow"), "GET");
+        // a version other than 13: 426
+        const res = await new Promise((resolve, reject) => {
+            const req = http.request(ngx.http(`/r/listen/${h}`), {
+                headers: {
+                    Connection: "Upgrade",
+                    Upgrade: "websocket",
+                    "Sec-WebSocket-Version": "12",
+                    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                },
+            });
+            req.on("response", resolve);
+            req.on("upgrade", () => reject(new Error("upgraded")));
+            req.on("error", reject);
+            req.end();
+        });
+        res.resume();
+        assert.equal(res.statusCode, 426);
+        assert.equal(res.headers["sec-websocket-version"], "13");
+    });
+
+    test("without signaller_refusal close (the default), refusals are HTTP statuses: 1006", async () => {
+        const h = handle();
+        await assert.rejects(signaller(ngx.ws(), h).connect(),
+                             { code: 1006, name: "AbnormalClosure", reason: "", message: /404/ });
+        const l = signaller(ngx.ws(), h);
+        await l.listen();
+        await assert.rejects(signaller(ngx.ws(), h).listen(), { code: 1006, name: "AbnormalClosure", message: /409/ });
+        l.close();
+        await assert.rejects(signaller(ngx.ws("/oh/"), handle(), { WebSocket: withOrigin("https://evil.example") }).listen(),
+                             { code: 1006, name: "AbnormalClosure", message: /403/ });
+    });
+});
+
 describe("close codes from the server", () => {
     test(`1000 "Normal Closure": a peer closes with 1000`, async () => {
         const { lr, c, cr } = await pair(ngx.ws());
@@ -245,8 +495,10 @@ describe("close codes from the server", () => {
     test(`4000 "Listen Timeout" (signaller_listen_timeout 1s)`, async () => {
         const l = signaller(ngx.ws("/lt/"), handle());
         const lr = record(l);
+        // listen() resolves 100 ms after the 101, when the timeout runs
+        let t0 = 0;
+        l.onopen = () => { t0 = Date.now() - 100; };
         await l.listen();
-        const t0 = Date.now();
         const ev = await within(lr.closed, 3000, "listen timeout");
         const dt = Date.now() - t0;
         assert.deepEqual(ev, { code: Signaller.LISTEN_TIMEOUT, reason: "Listen Timeout" });
@@ -258,8 +510,14 @@ describe("close codes from the server", () => {
     });
 
     test(`4001 "Pipe Timeout" (signaller_pipe_timeout 1s) to both peers`, async () => {
-        const { lr, cr } = await pair(ngx.ws("/pt/"));
-        const t0 = Date.now();
+        const h = handle();
+        const l = signaller(ngx.ws("/pt/"), h);
+        const lr = record(l);
+        await l.listen();
+        const c = signaller(ngx.ws("/pt/"), h);
+        const cr = record(c);
+        const t0 = Date.now(); // the pipe starts when the connector's 101 goes out
+        await c.connect();
         const [a, b] = await within(Promise.all([lr.closed, cr.closed]), 3000, "pipe timeout");
         const dt = Date.now() - t0;
         assert.deepEqual(a, { code: Signaller.PIPE_TIMEOUT, reason: "Pipe Timeout" });
@@ -282,6 +540,18 @@ describe("close codes from the server", () => {
         assert.deepEqual(await within(lr.closed, 3000, "close"),
                          { code: Signaller.TOO_MANY_MESSAGES, reason: "Too Many Messages" });
         assert.deepEqual(await within(cr.closed, 3000, "close"), { code: 4002, reason: "Too Many Messages" });
+    });
+
+    test(`4008 "Rate Limited" (signaller_message_rate 1r/s burst=2) to the sender, 4003 to the other`, async () => {
+        const { lr, c, cr } = await pair(ngx.ws("/rl/"));
+        for (let i = 0; i < 10; i++) {
+            c.signal(`m${i}`);
+        }
+        assert.deepEqual(await within(cr.closed, 3000, "close"),
+                         { code: Signaller.RATE_LIMITED, reason: "Rate Limited" });
+        assert.deepEqual(await within(lr.closed, 3000, "close"), { code: 4003, reason: "Peer Gone" });
+        assert.ok(lr.signals.length >= 1 && lr.signals.length < 10, `${lr.signals.length} relayed`);
+        assert.deepEqual(lr.signals, lr.signals.map((_, i) => `m${i}`));
     });
 
     test(`1009 "Message Too Big" (signaller_max_message_size 100) to the sender, 4003 to the other`, async () => {

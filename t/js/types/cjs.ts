@@ -27,6 +27,13 @@ async function main(): Promise<void> {
     } catch (e) {
         const err = e as Signaller.Error;
         console.log(err.code, err.reason, four, ok);
+        if (err.code === Signaller.NO_SUCH_HANDLE || err.name === "HandleTaken") {
+            const refused: 4004 | 4009 | 4029 | 4030 = err.code === 4004 ? Signaller.NO_SUCH_HANDLE
+                : err.code === 4009 ? Signaller.HANDLE_TAKEN
+                : err.code === 4029 ? Signaller.TOO_MANY_REQUESTS : Signaller.FORBIDDEN;
+            const rate: 4008 = Signaller.RATE_LIMITED;
+            console.log(refused, rate, Signaller.REASONS[refused]);
+        }
     }
     // @ts-expect-error a number is not a signal
     s.signal(42);
