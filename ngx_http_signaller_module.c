@@ -47,6 +47,13 @@ static ngx_conf_enum_t  ngx_http_signaller_refusals[] = {
 };
 
 
+static ngx_conf_enum_t  ngx_http_signaller_log_ats[] = {
+    { ngx_string("end"), NGX_HTTP_SIGNALLER_LOG_END },
+    { ngx_string("handshake"), NGX_HTTP_SIGNALLER_LOG_HANDSHAKE },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_signaller_commands[] = {
 
     { ngx_string("signaller"),
@@ -127,6 +134,13 @@ static ngx_command_t  ngx_http_signaller_commands[] = {
       offsetof(ngx_http_signaller_loc_conf_t, max_listeners),
       &ngx_http_signaller_max_messages_bounds },
 
+    { ngx_string("signaller_log_at"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_signaller_loc_conf_t, log_at),
+      &ngx_http_signaller_log_ats },
+
     { ngx_string("signaller_status"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_signaller_status,
@@ -139,7 +153,7 @@ static ngx_command_t  ngx_http_signaller_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_signaller_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_signaller_add_variables,      /* preconfiguration */
     ngx_http_signaller_postconfiguration,  /* postconfiguration */
 
     ngx_http_signaller_create_main_conf,   /* create main configuration */
@@ -301,6 +315,7 @@ ngx_http_signaller_create_loc_conf(ngx_conf_t *cf)
     conf->rate = NGX_CONF_UNSET_UINT;
     conf->burst = NGX_CONF_UNSET_UINT;
     conf->max_listeners = NGX_CONF_UNSET_UINT;
+    conf->log_at = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -333,6 +348,8 @@ ngx_http_signaller_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->rate, prev->rate, 0);
     ngx_conf_merge_uint_value(conf->burst, prev->burst, 0);
     ngx_conf_merge_uint_value(conf->max_listeners, prev->max_listeners, 0);
+    ngx_conf_merge_uint_value(conf->log_at, prev->log_at,
+                              NGX_HTTP_SIGNALLER_LOG_END);
 
     if (conf->origins == NGX_CONF_UNSET_PTR
         && conf->origin_any == NGX_CONF_UNSET_UINT)

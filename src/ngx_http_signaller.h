@@ -52,6 +52,10 @@
 #define NGX_HTTP_SIGNALLER_TOO_MANY_REQUESTS  4029
 #define NGX_HTTP_SIGNALLER_FORBIDDEN       4030
 
+/* signaller_log_at */
+#define NGX_HTTP_SIGNALLER_LOG_END         0
+#define NGX_HTTP_SIGNALLER_LOG_HANDSHAKE   1
+
 /* signaller_refusal */
 #define NGX_HTTP_SIGNALLER_REFUSAL_HTTP    0
 #define NGX_HTTP_SIGNALLER_REFUSAL_CLOSE   1
@@ -147,6 +151,7 @@ typedef struct {
     ngx_uint_t                       rate;     /* messages per 1000 s */
     ngx_uint_t                       burst;    /* in 1/1000 messages */
     ngx_uint_t                       max_listeners;
+    ngx_uint_t                       log_at;
 } ngx_http_signaller_loc_conf_t;
 
 
@@ -233,6 +238,30 @@ typedef struct {
 } ngx_http_signaller_parser_t;
 
 
+/*
+ * What a peer's access log line reports ($signaller_*), kept by its
+ * session, or by the splice of a connector relayed to another worker.
+ * The request's module context points here; "data" is the owner.
+ */
+typedef struct {
+    void                            *data;
+    ngx_str_t                        handle;
+    ngx_uint_t                       close_code;  /* 0: none sent */
+    ngx_uint_t                       messages_in;
+    ngx_uint_t                       messages_out;
+    off_t                            bytes_in;
+    off_t                            bytes_out;
+    ngx_msec_t                       opened;
+    ngx_msec_t                       paired;      /* 0: never */
+    unsigned                         listener:1;
+    unsigned                         crossed:1;
+} ngx_http_signaller_figures_t;
+
+
+/* what a released request's access log line needs (log.c) */
+typedef struct ngx_http_signaller_logreq_s  ngx_http_signaller_logreq_t;
+
+
 typedef struct ngx_http_signaller_session_s  ngx_http_signaller_session_t;
 
 struct ngx_http_signaller_session_s {
@@ -250,6 +279,9 @@ struct ngx_http_signaller_session_s {
                                          NGX_HTTP_SIGNALLER_HANDLE_MAX];
     ngx_http_signaller_id_t          id;
     ngx_pid_t                        relay_pid;   /* the connector's worker */
+
+    ngx_http_signaller_figures_t     figures;
+    ngx_http_signaller_logreq_t     *logreq;  /* signaller_log_at end */
 
     ngx_event_t                      timer;
     ngx_event_t                      ping;    /* signaller_ping_interval */
@@ -271,8 +303,6 @@ struct ngx_http_signaller_session_s {
     u_char                          *orphan_last;
 
     ngx_http_signaller_parser_t      parser;
-    ngx_uint_t                       messages;
-    ngx_uint_t                       close_code;  /* what it was sent */
 
     /* signaller_message_rate, as limit_req's leaky bucket */
     ngx_msec_t                       rate_last;
@@ -314,9 +344,22 @@ struct ngx_http_signaller_session_s {
 };
 
 
+/* follows the frames a splice forwards one way, by their headers */
+typedef struct {
+    u_char                           header[14];
+    size_t                           header_len;
+    uint64_t                         remaining;
+    ngx_uint_t                       close_code;  /* of a close seen */
+    unsigned                         code_bytes:2;
+    unsigned                         close:1;     /* in a close frame */
+    unsigned                         seen_close:1;
+} ngx_http_signaller_tracker_t;
+
+
 /* the connector's worker of a pair that crosses workers */
 typedef struct {
     ngx_queue_t                      queue;   /* splices of this worker */
+    ngx_http_signaller_figures_t     figures;
     ngx_http_request_t              *request;
     ngx_connection_t                *peer;
     ngx_http_signaller_ident_t       worker;  /* L */
@@ -326,12 +369,10 @@ typedef struct {
     ngx_event_t                      timer;
     ngx_msec_t                       send_timeout;
 
-    /* the server frame being forwarded to the client */
-    u_char                           header[10];
-    size_t                           header_len;
-    uint64_t                         remaining;
+    /* the frames being forwarded, each way */
+    ngx_http_signaller_tracker_t     up_frames;
+    ngx_http_signaller_tracker_t     down_frames;
 
-    unsigned                         close_seen:1;  /* L sent its close */
     unsigned                         close_sent:1;  /* we told the client */
     unsigned                         client_eof:1;
     unsigned                         peer_eof:1;    /* L's stream ended */
@@ -515,7 +556,8 @@ ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 void ngx_http_signaller_relays_init(void);
 void ngx_http_signaller_relays_exit(void);
 ngx_http_signaller_relay_t *ngx_http_signaller_relay_create(
-    ngx_http_request_t *r, ngx_connection_t *pc, ngx_str_t *key);
+    ngx_http_request_t *r, ngx_connection_t *pc, ngx_str_t *handle,
+    ngx_str_t *key);
 void ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl);
 void ngx_http_signaller_relay_finalize(ngx_http_signaller_relay_t *rl,
     ngx_int_t rc);
@@ -530,6 +572,14 @@ ngx_int_t ngx_http_signaller_upgrade(ngx_http_request_t *r, ngx_str_t *key,
 ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,
     ngx_http_signaller_session_t *s, ngx_http_signaller_session_t *l,
     ngx_str_t *key);
+
+
+/* ngx_http_signaller_log.c */
+
+ngx_int_t ngx_http_signaller_add_variables(ngx_conf_t *cf);
+ngx_http_signaller_logreq_t *ngx_http_signaller_log_keep(
+    ngx_http_request_t *r);
+void ngx_http_signaller_log_end(ngx_http_signaller_session_t *s);
 
 
 /* ngx_http_signaller_status.c */

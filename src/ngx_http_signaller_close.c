@@ -53,7 +53,7 @@ ngx_http_signaller_close(ngx_http_signaller_session_t *s,
                    "signaller: closing with %ui", code);
 
     s->closing = 1;
-    s->close_code = code;
+    s->figures.close_code = code;
     s->close_pos = s->close;
     s->close_last = ngx_http_signaller_close_frame(s->close, code);
 
@@ -305,9 +305,10 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
         s->early = NULL;
     }
 
+    ngx_http_signaller_log_end(s);
+
     if (!s->refusal) {
-        ngx_http_signaller_count_ended(s->zone, s->closing ? s->close_code
-                                                           : 0);
+        ngx_http_signaller_count_ended(s->zone, s->figures.close_code);
     }
 
     ngx_queue_remove(&s->queue);

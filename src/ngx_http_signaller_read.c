@@ -107,6 +107,7 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
         /* anything the client sends answers a ping */
 
         s->ping_unanswered = 0;
+        s->figures.bytes_in += n;
         s->last += n;
     }
 
@@ -246,7 +247,11 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
                 return;
             }
 
-            if (++s->messages >= s->conf->max_messages) {
+            if (s->peer) {
+                s->peer->figures.messages_out++;
+            }
+
+            if (++s->figures.messages_in >= s->conf->max_messages) {
                 ngx_http_signaller_close_pair(s, NGX_HTTP_SIGNALLER_TOO_MANY,
                                               NGX_HTTP_SIGNALLER_TOO_MANY);
                 return;

@@ -90,7 +90,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rl = ngx_http_signaller_relay_create(r, pc, key);
+    rl = ngx_http_signaller_relay_create(r, pc, handle, key);
     if (rl == NULL) {
         ngx_close_connection(pc);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

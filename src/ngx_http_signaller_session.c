@@ -63,6 +63,9 @@ ngx_http_signaller_session_create(ngx_pool_t *pool, ngx_connection_t *c,
     s->conf = slcf;
     s->zone = slcf->shm_zone;
 
+    s->figures.data = s;
+    s->figures.opened = ngx_current_msec;
+
     s->timer.handler = ngx_http_signaller_timer_handler;
     s->timer.data = s;
     s->timer.log = c->log;
@@ -92,6 +95,8 @@ ngx_http_signaller_session_listen(ngx_http_signaller_session_t *s,
     ngx_memcpy(s->handle_data, handle->data, handle->len);
 
     s->waiting = 1;
+    s->figures.listener = 1;
+    s->figures.handle = s->handle;
 
     ngx_memcpy(&s->node.key, id->data, sizeof(ngx_rbtree_key_t));
     ngx_rbtree_insert(&ngx_http_signaller_waiting, &s->node);
@@ -229,6 +234,18 @@ ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
 
     s->peer = l;
     l->peer = s;
+
+    s->handle.data = s->handle_data;
+    s->handle.len = l->handle.len;
+    ngx_memcpy(s->handle_data, l->handle.data, l->handle.len);
+
+    s->figures.handle = s->handle;
+    s->figures.paired = ngx_current_msec;
+    l->figures.paired = s->figures.paired;
+    l->figures.crossed = s->relayed;
+
+    /* what the listener sent while it waited is the connector's too */
+    s->figures.messages_out = l->figures.messages_in;
 
     ngx_http_signaller_count(s->zone, pairings, 1);
     ngx_http_signaller_zone_pipe(s->zone, s->relayed, 1);

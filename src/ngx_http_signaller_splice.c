@@ -29,8 +29,8 @@ static ngx_int_t ngx_http_signaller_relay_pass(ngx_http_signaller_relay_t *rl,
     ngx_uint_t down);
 static ssize_t ngx_http_signaller_relay_recv(ngx_http_signaller_relay_t *rl,
     u_char *buf, size_t size);
-static void ngx_http_signaller_relay_track(ngx_http_signaller_relay_t *rl,
-    u_char *p, size_t n);
+static void ngx_http_signaller_relay_track(ngx_http_signaller_tracker_t *t,
+    u_char *p, size_t n, ngx_uint_t *messages);
 static void ngx_http_signaller_relay_tell(ngx_http_signaller_relay_t *rl,
     ngx_uint_t code);
 static void ngx_http_signaller_relay_cleanup(void *data);
@@ -44,7 +44,7 @@ static ngx_queue_t  ngx_http_signaller_relays;
 
 ngx_http_signaller_relay_t *
 ngx_http_signaller_relay_create(ngx_http_request_t *r, ngx_connection_t *pc,
-    ngx_str_t *key)
+    ngx_str_t *handle, ngx_str_t *key)
 {
     ngx_pool_cleanup_t             *cln;
     ngx_http_signaller_relay_t     *rl;
@@ -62,6 +62,8 @@ ngx_http_signaller_relay_create(ngx_http_request_t *r, ngx_connection_t *pc,
     rl->request = r;
     rl->peer = pc;
     rl->key = *key;
+    rl->figures.handle = *handle;
+    rl->figures.opened = ngx_current_msec;
     rl->send_timeout = slcf->send_timeout;
 
     rl->timer.handler = ngx_http_signaller_relay_timer;
@@ -126,7 +128,11 @@ ngx_http_signaller_relay_start(ngx_http_signaller_relay_t *rl)
         return;
     }
 
-    ngx_http_set_ctx(r, rl, ngx_http_signaller_module);
+    rl->figures.data = rl;
+    rl->figures.paired = ngx_current_msec;
+    rl->figures.crossed = 1;
+
+    ngx_http_set_ctx(r, &rl->figures, ngx_http_signaller_module);
 
     if (ngx_http_signaller_upgrade(r, &rl->key,
                                    ngx_http_signaller_relay_read_handler,
@@ -175,16 +181,22 @@ ngx_http_signaller_relay_peer_handler(ngx_event_t *ev)
 static void
 ngx_http_signaller_relay_read_handler(ngx_http_request_t *r)
 {
-    ngx_http_signaller_relay_process(
-                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+    ngx_http_signaller_figures_t  *f;
+
+    f = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+
+    ngx_http_signaller_relay_process(f->data);
 }
 
 
 static void
 ngx_http_signaller_relay_write_handler(ngx_http_request_t *r)
 {
-    ngx_http_signaller_relay_process(
-                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+    ngx_http_signaller_figures_t  *f;
+
+    f = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+
+    ngx_http_signaller_relay_process(f->data);
 }
 
 
@@ -248,7 +260,7 @@ ngx_http_signaller_relay_process(ngx_http_signaller_relay_t *rl)
 
     if (rl->peer_eof && rl->down->pos == rl->down->last) {
 
-        if (!rl->close_seen && !rl->close_sent) {
+        if (!rl->down_frames.seen_close && !rl->close_sent) {
             /* L is gone without a word: a crash */
             ngx_http_signaller_relay_tell(rl, NGX_HTTP_SIGNALLER_PEER_GONE);
         }
@@ -330,7 +342,18 @@ ngx_http_signaller_relay_pass(ngx_http_signaller_relay_t *rl,
             }
 
             if (down) {
-                ngx_http_signaller_relay_track(rl, b->last, n);
+                ngx_http_signaller_relay_track(&rl->down_frames, b->last, n,
+                                               &rl->figures.messages_out);
+                rl->figures.bytes_out += n;
+
+                if (rl->down_frames.code_bytes == 2) {
+                    rl->figures.close_code = rl->down_frames.close_code;
+                }
+
+            } else {
+                ngx_http_signaller_relay_track(&rl->up_frames, b->last, n,
+                                               &rl->figures.messages_in);
+                rl->figures.bytes_in += n;
             }
 
             b->last += n;
@@ -373,51 +396,76 @@ ngx_http_signaller_relay_recv(ngx_http_signaller_relay_t *rl, u_char *buf,
 }
 
 
+/*
+ * Follows the frames passing one way by their headers: where each ends,
+ * how many messages end, and the status code of a close frame (server
+ * frames, which are not masked).
+ */
+
 static void
-ngx_http_signaller_relay_track(ngx_http_signaller_relay_t *rl, u_char *p,
-    size_t n)
+ngx_http_signaller_relay_track(ngx_http_signaller_tracker_t *t, u_char *p,
+    size_t n, ngx_uint_t *messages)
 {
     size_t      k, need;
     uint64_t    len;
-    ngx_uint_t  i;
+    ngx_uint_t  i, op, mask;
 
     while (n) {
 
-        if (rl->remaining) {
-            k = (rl->remaining < n) ? rl->remaining : n;
-            rl->remaining -= k;
+        if (t->remaining) {
+
+            if (t->close && t->code_bytes < 2) {
+                t->close_code = (t->close_code << 8) | *p++;
+                t->code_bytes++;
+                t->remaining--;
+                n--;
+                continue;
+            }
+
+            k = (t->remaining < n) ? t->remaining : n;
+            t->remaining -= k;
             p += k;
             n -= k;
             continue;
         }
 
-        rl->header[rl->header_len++] = *p++;
+        /* at most 14 bytes: a 64-bit length and a mask */
+
+        t->header[t->header_len++] = *p++;
         n--;
 
-        if (rl->header_len < 2) {
+        if (t->header_len < 2) {
             continue;
         }
 
-        len = rl->header[1] & 0x7f;
-        need = (len == 126) ? 4 : (len == 127) ? 10 : 2;
+        len = t->header[1] & 0x7f;
+        mask = (t->header[1] & 0x80) ? 4 : 0;
+        need = ((len == 126) ? 4 : (len == 127) ? 10 : 2) + mask;
 
-        if (rl->header_len < need) {
+        if (t->header_len < need) {
             continue;
         }
 
         if (len == 126 || len == 127) {
             len = 0;
-            for (i = 2; i < need; i++) {
-                len = (len << 8) | rl->header[i];
+            for (i = 2; i < need - mask; i++) {
+                len = (len << 8) | t->header[i];
             }
         }
 
-        if ((rl->header[0] & 0x0f) == 0x08) {
-            rl->close_seen = 1;
+        op = t->header[0] & 0x0f;
+
+        if ((t->header[0] & 0x80) && op < 0x08) {
+            (*messages)++;
         }
 
-        rl->remaining = len;
-        rl->header_len = 0;
+        if (op == 0x08) {
+            t->seen_close = 1;
+            t->close = !mask;
+        }
+
+        t->remaining = len;
+        t->header_len = 0;
     }
 }
 
@@ -436,14 +484,15 @@ ngx_http_signaller_relay_tell(ngx_http_signaller_relay_t *rl,
 
     c = rl->request->connection;
 
-    if (rl->close_seen || rl->close_sent || rl->remaining
-        || rl->header_len || rl->down == NULL
-        || rl->down->pos != rl->down->last)
+    if (rl->down_frames.seen_close || rl->close_sent
+        || rl->down_frames.remaining || rl->down_frames.header_len
+        || rl->down == NULL || rl->down->pos != rl->down->last)
     {
         return;
     }
 
     rl->close_sent = 1;
+    rl->figures.close_code = code;
 
     last = ngx_http_signaller_close_frame(frame, code);
     (void) c->send(c, frame, last - frame);

@@ -45,7 +45,8 @@ ngx_int_t
 ngx_http_signaller_refuse(ngx_http_request_t *r, ngx_int_t status,
     ngx_str_t *key)
 {
-    ngx_uint_t                      code;
+    ngx_str_t                       handle;
+    ngx_uint_t                      code, listen;
     ngx_http_signaller_session_t   *s;
     ngx_http_signaller_loc_conf_t  *slcf;
 
@@ -89,6 +90,17 @@ ngx_http_signaller_refuse(ngx_http_request_t *r, ngx_int_t status,
     }
 
     s->refusal = 1;
+
+    /* for its log line: a well-formed handshake has its route */
+
+    if (ngx_http_signaller_route(r, &handle, &listen) == NGX_OK) {
+        s->handle.data = s->handle_data;
+        s->handle.len = handle.len;
+        ngx_memcpy(s->handle_data, handle.data, handle.len);
+
+        s->figures.handle = s->handle;
+        s->figures.listener = listen;
+    }
 
     /* queued now, sent right behind the 101 */
 
@@ -235,7 +247,7 @@ ngx_http_signaller_takeover(ngx_http_request_t *r,
     c = r->connection;
 
     s->request = r;
-    ngx_http_set_ctx(r, s, ngx_http_signaller_module);
+    ngx_http_set_ctx(r, &s->figures, ngx_http_signaller_module);
 
     if (ngx_http_signaller_upgrade(r, key, ngx_http_signaller_read_handler,
                                    ngx_http_signaller_write_handler)
@@ -278,11 +290,13 @@ ngx_http_signaller_release(ngx_event_t *wev)
     ngx_connection_t              *c;
     ngx_http_request_t            *r;
     ngx_http_connection_t         *hc;
+    ngx_http_signaller_figures_t  *f;
     ngx_http_signaller_session_t  *s;
 
     c = wev->data;
     r = c->data;
-    s = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+    f = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+    s = f->data;
 
     wev->handler = ngx_http_signaller_request_handler;
 
@@ -300,6 +314,13 @@ ngx_http_signaller_release(ngx_event_t *wev)
 
     s->request = NULL;
     r->keepalive = 0;
+
+    /* its line is written when the session ends, or now */
+
+    if (s->conf->log_at == NGX_HTTP_SIGNALLER_LOG_END) {
+        s->logreq = ngx_http_signaller_log_keep(r);
+        r->logged = (s->logreq != NULL);
+    }
 
     ngx_http_free_request(r, 0);
 
@@ -373,14 +394,20 @@ ngx_http_signaller_request_tied(ngx_http_request_t *r)
 static void
 ngx_http_signaller_read_handler(ngx_http_request_t *r)
 {
-    ngx_http_signaller_session_read(
-                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+    ngx_http_signaller_figures_t  *f;
+
+    f = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+
+    ngx_http_signaller_session_read(f->data);
 }
 
 
 static void
 ngx_http_signaller_write_handler(ngx_http_request_t *r)
 {
-    ngx_http_signaller_session_write(
-                         ngx_http_get_module_ctx(r, ngx_http_signaller_module));
+    ngx_http_signaller_figures_t  *f;
+
+    f = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
+
+    ngx_http_signaller_session_write(f->data);
 }

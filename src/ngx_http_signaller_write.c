@@ -180,6 +180,7 @@ ngx_http_signaller_send_frames(ngx_http_signaller_session_t *s)
         }
 
         for (i = 0; i < n; i++) {
+            s->figures.bytes_out += bufs[i].pos - *pos[i];
             *pos[i] = bufs[i].pos;
         }
 

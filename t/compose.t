@@ -176,7 +176,8 @@ my $has_auth_request = `$Signaller::Test::NGINX -V 2>&1`
 
 # Each recipe sits in a location of its own; the http-level parts (zones,
 # map, upstream) and the application that auth_request asks are shared.
-# Apart from names, addresses and ports, every block is the README's.
+# Apart from names, addresses and ports, and signaller_log_at, every
+# block is the README's.
 sub recipes_conf {
     my $auth = !$has_auth_request ? '' : <<'EOF';
     # auth_request: gate /listen on a subrequest to an application
@@ -208,6 +209,10 @@ sub recipes_conf {
     }
 EOF
     return <<'EOF' . $auth . <<'EOF';
+# (not a recipe: log lines at the handshake, so that a request another
+# module keeps alive shows by a line that comes late)
+signaller_log_at handshake;
+
 limit_req_zone $binary_remote_addr zone=ws:10m rate=10r/s;
 limit_conn_zone $binary_remote_addr zone=wsconn:10m;
 
