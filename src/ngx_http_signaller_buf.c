@@ -79,6 +79,8 @@ ngx_http_signaller_bufs_exit(void)
         ngx_http_signaller_free = b->next;
         ngx_free(b);
     }
+
+    ngx_http_signaller_nfree = 0;
 }
 
 
@@ -117,7 +119,8 @@ ngx_http_signaller_buf_idle(ngx_http_signaller_session_t *s)
 ngx_int_t
 ngx_http_signaller_room(ngx_http_signaller_session_t *s)
 {
-    size_t  delta;
+    u_char  *start;
+    size_t   delta;
 
     if (s->in == NULL) {
         s->in = ngx_http_signaller_buf_get();
@@ -141,22 +144,31 @@ ngx_http_signaller_room(ngx_http_signaller_session_t *s)
         s->last -= delta;
     }
 
-    /* a piece of payload needs room before it for its new frame header */
+    /*
+     * A piece of payload needs room before it for its new frame header:
+     * reading starts that far past the frames, if nothing is unparsed.
+     */
+
+    start = s->last;
 
     if (s->pos == s->last
-        && s->last < s->out_last + NGX_HTTP_SIGNALLER_HEADROOM)
+        && start < s->out_last + NGX_HTTP_SIGNALLER_HEADROOM)
     {
-        s->pos = s->out_last + NGX_HTTP_SIGNALLER_HEADROOM;
-        s->last = s->pos;
+        start = s->out_last + NGX_HTTP_SIGNALLER_HEADROOM;
     }
 
     /* tiny reads cost more than waiting for the peer to drain the buffer */
 
-    if (s->last + 256 > s->in->end && s->out_pos != s->out_last) {
+    if (start + 256 > s->in->end && s->out_pos != s->out_last) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, s->connection->log, 0,
                        "signaller: input blocked");
         s->blocked = 1;
         return NGX_AGAIN;
+    }
+
+    if (start != s->last) {
+        s->pos = start;
+        s->last = start;
     }
 
     return NGX_OK;
