@@ -33,6 +33,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 
+/* ngx_stubs.c: how many times the ngx_alloc() stand-in was called */
+
+extern ngx_uint_t  fuzz_stub_allocs;
+
+
 /* an exact heap copy, so that ASan catches a read past its end */
 
 static ngx_inline u_char *

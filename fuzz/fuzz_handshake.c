@@ -5,33 +5,47 @@
 
 
 /*
- * libFuzzer target: ngx_http_signaller_check_request() on a fake request
- * whose headers come from the input, compared with a model of RFC 6455
- * section 4.2.1 as the module documents it: not an upgrade 400, a
- * version other than 13 426, not exactly one valid Sec-WebSocket-Key 400,
- * a repeated Origin or one the policy refuses 403, in this order.
+ * libFuzzer target: src/ngx_http_signaller_handshake.c.
+ *
+ * ngx_http_signaller_check_request() on a fake request whose headers come
+ * from the input, compared with a model of RFC 6455 section 4.2.1 as the
+ * module documents it: not an upgrade 400, a version other than 13 426,
+ * not exactly one valid Sec-WebSocket-Key 400, a repeated Origin or one
+ * the policy refuses 403, in this order.
+ *
+ * ngx_http_signaller_route() on the request's URI, compared with a model
+ * of the documented paths: the last two segments are "listen" or
+ * "connect" and a handle of ^[a-z](?:_?[a-z0-9]){2,31}$.
  *
  * Input:
  *   byte 0   flags: 0x03 origin policy (0 Origin must name Host, 1 any,
  *            2 and 3 a signaller_origin list), 0x04 method POST,
  *            0x08 HTTP/1.0, 0x10 a subrequest, 0x20 HTTP/2 stream,
  *            0xc0 elements per part of the headers list - 1
+ *   line 1   the URI (r->uri, as nginx has decoded it: any bytes but
+ *            "\n"), for route()
  *   the rest header lines split at "\n", "name: value" (a line without
  *            ":" is a name with an empty value); NUL and CR do not get
- *            through nginx's header parser, such inputs are skipped
+ *            through nginx's header parser: with them, only route() is
+ *            checked
  *
- * The functions of nginx's core that the checks call live in the nginx
- * binary; here they are small stand-ins with the same contracts.
+ * The functions of nginx's core that the file calls live in the nginx
+ * binary; here they are stand-ins with the same contracts: the string
+ * functions in ngx_stubs.c, ngx_regex_exec_array() below, as part of the
+ * model of the origin policy.
  */
 
 
 #include "fuzz_common.h"
-#include <ngx_sha1.h>
 
 
 #define FUZZ_MAX_HEADERS  64
 
 
+static void fuzz_check_route(ngx_http_request_t *r);
+static ngx_int_t fuzz_route_model(u_char *uri, size_t len, size_t *start,
+    size_t *hlen, ngx_uint_t *listen);
+static ngx_uint_t fuzz_handle_model(u_char *p, size_t len);
 static ngx_int_t fuzz_model(ngx_uint_t flags, ngx_table_elt_t *h,
     ngx_uint_t n, ngx_table_elt_t **key);
 static ngx_uint_t fuzz_has_token(ngx_str_t *v, const char *token);
@@ -55,7 +69,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     u_char                         *p, *end, *line, *colon, *v, *ve;
     size_t                          nalloc;
     ngx_int_t                       rc, expect;
-    ngx_str_t                       key;
+    ngx_str_t                       key, uri;
     ngx_uint_t                      flags, n, i, k;
     ngx_log_t                       log;
     ngx_list_t                      list;
@@ -74,6 +88,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     flags = data[0];
     data++;
     size--;
+
+    /* the URI */
+
+    p = memchr(data, '\n', size);
+    uri.len = p ? (size_t) (p - data) : size;
+    uri.data = (u_char *) data;
+
+    data += uri.len;
+    size -= uri.len;
+
+    if (size) {
+        data++;
+        size--;
+    }
+
+    /* route() reads nothing of the request but its URI */
+
+    ngx_memzero(&r, sizeof(ngx_http_request_t));
+    r.uri.len = uri.len;
+    r.uri.data = fuzz_dup(uri.data, uri.len);
+
+    fuzz_check_route(&r);
+
+    free(r.uri.data);
 
     if (memchr(data, '\0', size) || memchr(data, '\r', size)) {
         return 0;
@@ -260,6 +298,145 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(r.headers_in.host);
 
     return 0;
+}
+
+
+/* route() against the model: the verdict, and with NGX_OK what it found */
+
+static void
+fuzz_check_route(ngx_http_request_t *r)
+{
+    size_t      start, hlen;
+    ngx_int_t   rc, expect;
+    ngx_str_t   handle;
+    ngx_uint_t  listen, mlisten;
+
+    handle.len = 0;
+    handle.data = NULL;
+    listen = 2;
+
+    rc = ngx_http_signaller_route(r, &handle, &listen);
+
+    expect = fuzz_route_model(r->uri.data, r->uri.len, &start, &hlen,
+                              &mlisten);
+
+    if (rc != expect) {
+        fprintf(stderr, "route \"%.*s\": %d, model: %d\n",
+                (int) r->uri.len, r->uri.data, (int) rc, (int) expect);
+    }
+
+    FUZZ_ASSERT(rc == expect);
+
+    if (rc != NGX_OK) {
+        return;
+    }
+
+    FUZZ_ASSERT(listen == mlisten);
+
+    /* the handle is the end of the URI itself */
+    FUZZ_ASSERT(handle.data == r->uri.data + start);
+    FUZZ_ASSERT(handle.len == hlen);
+
+    /* what the session's handle_data[] and the zone count on */
+    FUZZ_ASSERT(handle.len >= NGX_HTTP_SIGNALLER_HANDLE_MIN
+                && handle.len <= NGX_HTTP_SIGNALLER_HANDLE_MAX);
+}
+
+
+/*
+ * The URI split at every "/" into segments: with two at least, the next
+ * to last must be "listen" or "connect", the last the handle.
+ */
+
+static ngx_int_t
+fuzz_route_model(u_char *uri, size_t len, size_t *start, size_t *hlen,
+    ngx_uint_t *listen)
+{
+    size_t  seg[2][2], i, from, n;
+
+    /* the last two segments seen: [0] next to last, [1] last */
+
+    n = 0;
+    from = 0;
+
+    for (i = 0; i <= len; i++) {
+        if (i < len && uri[i] != '/') {
+            continue;
+        }
+
+        seg[0][0] = seg[1][0];
+        seg[0][1] = seg[1][1];
+        seg[1][0] = from;
+        seg[1][1] = i - from;
+        n++;
+        from = i + 1;
+    }
+
+    if (n < 2) {
+        return NGX_DECLINED;
+    }
+
+    if (seg[0][1] == 6 && memcmp(uri + seg[0][0], "listen", 6) == 0) {
+        *listen = 1;
+
+    } else if (seg[0][1] == 7 && memcmp(uri + seg[0][0], "connect", 7) == 0)
+    {
+        *listen = 0;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    if (!fuzz_handle_model(uri + seg[1][0], seg[1][1])) {
+        return NGX_DECLINED;
+    }
+
+    *start = seg[1][0];
+    *hlen = seg[1][1];
+
+    return NGX_OK;
+}
+
+
+/*
+ * ^[a-z](?:_?[a-z0-9]){2,31}$: a letter, then 2 to 31 letters or digits,
+ * each of which may have one "_" before it; so no "_" at the end, and
+ * never two in a row.
+ */
+
+static ngx_uint_t
+fuzz_handle_model(u_char *p, size_t len)
+{
+    size_t      i, units;
+    ngx_uint_t  underscore;
+
+    if (len == 0 || p[0] < 'a' || p[0] > 'z') {
+        return 0;
+    }
+
+    units = 0;
+    underscore = 0;
+
+    for (i = 1; i < len; i++) {
+        if (p[i] == '_') {
+            if (underscore) {
+                return 0;
+            }
+
+            underscore = 1;
+            continue;
+        }
+
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' && p[i] <= '9')))
+        {
+            return 0;
+        }
+
+        underscore = 0;
+        units++;
+    }
+
+    return !underscore && units >= 2 && units <= 31;
 }
 
 
@@ -508,112 +685,9 @@ fuzz_lower(int c)
 
 
 /*
- * Stand-ins for nginx core functions (src/core/ngx_string.c,
- * src/core/ngx_regex.c), written from their documented behaviour.
+ * A stand-in for nginx's src/core/ngx_regex.c, part of the model of the
+ * origin policy (fuzz_origin_matches()).
  */
-
-
-/* compares at most n bytes ignoring ASCII case; stops at a NUL in both */
-
-ngx_int_t
-ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
-{
-    int  c1, c2;
-
-    while (n--) {
-        c1 = fuzz_lower(*s1++);
-        c2 = fuzz_lower(*s2++);
-
-        if (c1 != c2) {
-            return c1 - c2;
-        }
-
-        if (c1 == 0) {
-            return 0;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
- * Finds s2 (n + 1 bytes, in lower case) in [s1, last) ignoring case;
- * NULL if it is not there.
- */
-
-u_char *
-ngx_strlcasestrn(u_char *s1, u_char *last, u_char *s2, size_t n)
-{
-    size_t  k;
-
-    n++;
-
-    for ( /* void */ ; (size_t) (last - s1) >= n; s1++) {
-        for (k = 0; k < n; k++) {
-            if (fuzz_lower(s1[k]) != s2[k]) {
-                break;
-            }
-        }
-
-        if (k == n) {
-            return s1;
-        }
-    }
-
-    return NULL;
-}
-
-
-/*
- * Standard base64: decodes the longest run of alphabet characters at the
- * start of src (it stops at "=" or anything else); a run of 4k + 1
- * characters is an error.  dst->data has room for the result.
- */
-
-ngx_int_t
-ngx_decode_base64(ngx_str_t *dst, ngx_str_t *src)
-{
-    u_char       *d, *s;
-    size_t        len, i;
-    uint32_t      acc;
-    ngx_uint_t    bits;
-    const char   *q;
-
-    static const char  b64[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    s = src->data;
-
-    for (len = 0; len < src->len; len++) {
-        if (s[len] == '\0' || strchr(b64, s[len]) == NULL) {
-            break;
-        }
-    }
-
-    if (len % 4 == 1) {
-        return NGX_ERROR;
-    }
-
-    d = dst->data;
-    acc = 0;
-    bits = 0;
-
-    for (i = 0; i < len; i++) {
-        q = strchr(b64, s[i]);
-        acc = (acc << 6) | (uint32_t) (q - b64);
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            *d++ = (u_char) (acc >> bits);
-        }
-    }
-
-    dst->len = d - dst->data;
-
-    return NGX_OK;
-}
 
 
 /*
@@ -645,75 +719,4 @@ ngx_regex_exec_array(ngx_array_t *a, ngx_str_t *s, ngx_log_t *log)
     }
 
     return NGX_DECLINED;
-}
-
-
-/* the debug log is off (log_level 0): nothing calls this */
-
-void
-ngx_log_error_core(ngx_uint_t level, ngx_log_t *log, ngx_err_t err,
-    const char *fmt, ...)
-{
-}
-
-
-/* used by ngx_http_signaller_send_accept() and _send_refusal() only */
-
-void
-ngx_sha1_init(ngx_sha1_t *ctx)
-{
-    FUZZ_ASSERT(0);
-}
-
-
-void
-ngx_sha1_update(ngx_sha1_t *ctx, const void *data, size_t size)
-{
-    FUZZ_ASSERT(0);
-}
-
-
-void
-ngx_sha1_final(u_char result[20], ngx_sha1_t *ctx)
-{
-    FUZZ_ASSERT(0);
-}
-
-
-void *
-ngx_list_push(ngx_list_t *list)
-{
-    FUZZ_ASSERT(0);
-    return NULL;
-}
-
-
-void *
-ngx_pnalloc(ngx_pool_t *pool, size_t size)
-{
-    FUZZ_ASSERT(0);
-    return NULL;
-}
-
-
-void
-ngx_encode_base64(ngx_str_t *dst, ngx_str_t *src)
-{
-    FUZZ_ASSERT(0);
-}
-
-
-ngx_int_t
-ngx_http_send_header(ngx_http_request_t *r)
-{
-    FUZZ_ASSERT(0);
-    return NGX_ERROR;
-}
-
-
-ngx_int_t
-ngx_http_send_special(ngx_http_request_t *r, ngx_uint_t flags)
-{
-    FUZZ_ASSERT(0);
-    return NGX_ERROR;
 }

@@ -260,16 +260,20 @@ fuzz_check_close(const u_char *p, size_t len)
     int          complete;
     u_char      *frame;
     ngx_int_t    rc;
-    ngx_uint_t   code, code2;
+    ngx_uint_t   code, code2, got;
     u_char      *end;
 
-    rc = ngx_http_signaller_close_code((u_char *) p, len);
+    /* NGX_OK and the client's code (0: none), or NGX_ERROR and ours */
+
+    got = 0xdead;
+    rc = ngx_http_signaller_close_code((u_char *) p, len, &got);
 
     if (len == 0) {
-        FUZZ_ASSERT(rc == 0);
+        FUZZ_ASSERT(rc == NGX_OK && got == 0);
 
     } else if (len == 1) {
-        FUZZ_ASSERT(rc == -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR);
+        FUZZ_ASSERT(rc == NGX_ERROR
+                    && got == NGX_HTTP_SIGNALLER_PROTOCOL_ERROR);
 
     } else {
         code = (p[0] << 8) | p[1];
@@ -278,15 +282,17 @@ fuzz_check_close(const u_char *p, size_t len)
               || (code >= 1007 && code <= 1014)
               || (code >= 3000 && code <= 4999)))
         {
-            FUZZ_ASSERT(rc == -NGX_HTTP_SIGNALLER_PROTOCOL_ERROR);
+            FUZZ_ASSERT(rc == NGX_ERROR
+                        && got == NGX_HTTP_SIGNALLER_PROTOCOL_ERROR);
 
         } else if (fuzz_ref_check(p + 2, len - 2, &complete) != len - 2
                    || !complete)
         {
-            FUZZ_ASSERT(rc == -NGX_HTTP_SIGNALLER_INVALID_PAYLOAD);
+            FUZZ_ASSERT(rc == NGX_ERROR
+                        && got == NGX_HTTP_SIGNALLER_INVALID_PAYLOAD);
 
         } else {
-            FUZZ_ASSERT(rc == (ngx_int_t) code);
+            FUZZ_ASSERT(rc == NGX_OK && got == code);
         }
     }
 

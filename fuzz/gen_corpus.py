@@ -33,11 +33,13 @@ def frame(op, payload=b'', fin=True, mask=MASK, masked=True, rsv=0,
     return h + mask + body
 
 
-def frame_input(stream, flags=0, max_size=0xffff, reads=()):
-    """flags: 1 discard, 2 lazy send, 4 max << 8, 8 unlimited, 16 reads*64"""
+def frame_input(stream, flags=0, max_size=0xffff, reads=(), send=0):
+    """flags: 1 closing, 2 lazy send, 4 max << 8, 8 unlimited, 16 reads*64,
+    32 free list kept, 64 the pair breaks after the reads, 128 two messages
+    at most; send n: the peer sends 2 << 2n bytes at a time (0: all)"""
     reads = list(reads)[:31]
     return (bytes([flags, (max_size >> 8) & 0xff, max_size & 0xff,
-                   len(reads)])
+                   len(reads) | (send << 5)])
             + bytes(r - 1 for r in reads) + stream)
 
 
@@ -109,6 +111,53 @@ def frame_seeds():
     s['header-split'] = frame_input(
         frame(2, b'z' * 300) + frame(1, b'q' * 70000, form=64)[:40],
         flags=0x04, max_size=0x200, reads=[1, 1, 1, 1, 1, 1, 2, 3])
+    # the peer sends a little at a time: frames move down (room()'s memmove)
+    s['partial-sends'] = frame_input(
+        b''.join(frame(2, bytes([i]) * 200) for i in range(100)),
+        reads=[200] * 31, send=1)
+    s['partial-sends-big'] = frame_input(
+        frame(2, big) + text('after'), flags=0x04 | 0x10, max_size=0x100,
+        reads=[20, 1, 30, 2, 100], send=4)
+    s['lazy-partial'] = frame_input(
+        b''.join(text('message %d' % i) for i in range(2000)), flags=0x02,
+        reads=[256] * 31, send=3)
+    # the pair breaks: handover(), then the session only closes
+    s['break-between-messages'] = frame_input(
+        text('one') + text('two') + frame(9, b'p') + text('three'),
+        flags=0x40, reads=[9, 9])
+    s['break-mid-message'] = frame_input(
+        frame(1, b'a' * 100, fin=False) + frame(0, b'b' * 100)
+        + frame(2, b'c' * 300) + frame(8, b'\x03\xe8'),
+        flags=0x40, reads=[50, 70])
+    s['break-mid-header'] = frame_input(
+        text('x') + frame(2, b'y' * 1000) + frame(8), flags=0x40,
+        max_size=10, reads=[7, 2])
+    s['break-at-start'] = frame_input(
+        frame(2, b'z' * 30) + frame(8, b'\x03\xe8'), flags=0x40)
+    s['break-at-end'] = frame_input(
+        text('unsent') + frame(2, b'w' * 10, fin=False), flags=0x40 | 0x02)
+    s['break-blocked'] = frame_input(
+        frame(2, big) + frame(8), flags=0x40 | 0x02 | 0x04 | 0x10,
+        max_size=0x100, reads=[200, 200], send=1)
+    # signaller_max_messages: closing in the middle of a read
+    s['max-messages'] = frame_input(
+        text('a') + text('b') + text('c') + frame(8, b'\x03\xe8'),
+        flags=0x80)
+    s['max-messages-fragments'] = frame_input(
+        frame(1, b'a', fin=False) + frame(9) + frame(0, b'b')
+        + frame(2, b'c') + frame(2, b'd' * 300), flags=0x80, reads=[3, 5])
+    # buffers given back to the free list and taken again
+    s['free-list'] = frame_input(
+        b''.join(text('m%d' % i) for i in range(40)), flags=0x20,
+        reads=[(i % 3) * 4 + 4 for i in range(31)])
+    # what follows the client's close is parsed, closing, but not compared
+    s['close-then-frames'] = frame_input(
+        frame(8, b'\x03\xe8') + text('late') + frame(1, b'\xff')
+        + frame(8))
+    s['close-bad-code-then-close'] = frame_input(
+        frame(8, b'\x03\xe7') + frame(9, b'p') + frame(8, b'\x03\xe8'))
+    s['closes-full-buffer'] = frame_input(
+        frame(8) * 4000, flags=0x10, reads=[255, 255, 1])
     return s
 
 
@@ -164,8 +213,12 @@ def utf8_seeds():
 KEY = 'dGhlIHNhbXBsZSBub25jZQ=='
 
 
-def hs_input(flags, headers):
-    return bytes([flags]) + '\n'.join(headers).encode('latin-1')
+def hs_input(flags, headers, uri='/signal/listen/abc'):
+    """the URI (any bytes but newline), then the header lines"""
+    if isinstance(uri, str):
+        uri = uri.encode('latin-1')
+    return (bytes([flags]) + uri + b'\n'
+            + '\n'.join(headers).encode('latin-1'))
 
 
 def hs_seeds():
@@ -225,6 +278,54 @@ def hs_seeds():
                                   for i, h in enumerate(ok)])
     s['no-colon'] = hs_input(0, ['Upgrade'] + ok)
     s['empty'] = hs_input(0, [])
+    s['empty-input'] = bytes([0])
+    # route(): ".../listen/<handle>" or ".../connect/<handle>", the handle
+    # ^[a-z](?:_?[a-z0-9]){2,31}$
+    a31 = 'abcdefghijklmnopqrstuvwxyz01234'
+    routes = {
+        'listen': '/listen/abc',
+        'connect': '/connect/abc',
+        'prefix': '/signal/listen/abc',
+        'prefix-deep': '/a/b/c/connect/room42',
+        'no-slash-first': 'listen/abc',
+        'double-slash': '//listen/abc',
+        'empty-verb': '//abc',
+        'handle-2': '/listen/ab',
+        'handle-3': '/listen/a12',
+        'handle-32': '/connect/a' + a31,
+        'handle-33': '/connect/a' + a31 + 'x',
+        'handle-63': '/listen/a' + ''.join('_' + c for c in a31),
+        'handle-64': '/listen/a' + ''.join('_' + c for c in a31) + 'x',
+        'underscore-after-first': '/listen/a_bc',
+        'underscore-inner': '/listen/ab_c_d',
+        'underscore-two': '/listen/ab__c',
+        'underscore-trailing': '/listen/abc_',
+        'underscore-first': '/listen/_abc',
+        'underscores-only-units': '/listen/a_b',
+        'digit-first': '/listen/1abc',
+        'upper': '/listen/Abc',
+        'upper-inner': '/connect/abC',
+        'dash': '/listen/ab-c',
+        'trailing-slash': '/listen/abc/',
+        'no-handle': '/listen/',
+        'verb-only': '/listen',
+        'handle-only': '/abc',
+        'slash': '/',
+        'empty': '',
+        'wrong-verb': '/join/abc',
+        'verb-case': '/Listen/abc',
+        'verb-plural': '/listens/abc',
+        'verb-prefix': '/xlisten/abc',
+        'verb-short': '/liste/abc',
+        'connect-short': '/connec/abc',
+        'verb-is-handle': '/listen/listen',
+        'query-kept': '/listen/abc?x=1',
+        'nul': b'/listen/ab\x00c',
+        'cr': b'/connect/abc\r',
+        'high-byte': b'/listen/ab\xe9c',
+    }
+    for k, v in routes.items():
+        s['route-' + k] = hs_input(0, ok, uri=v)
     return s
 
 
