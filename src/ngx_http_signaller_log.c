@@ -481,7 +481,9 @@ ngx_http_signaller_keep(ngx_str_t *dst, ngx_str_t *src, u_char *p)
     dst->data = p;
     dst->len = src->len;
 
-    return ngx_cpymem(p, src->data, src->len);
+    /* an empty string may have no data at all */
+
+    return src->len ? ngx_cpymem(p, src->data, src->len) : p;
 }
 
 
