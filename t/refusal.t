@@ -148,4 +148,26 @@ for my $n (1, 2) {
     $t->stop;
 }
 
+# what nginx -t says
+{
+    $t = Signaller::Test->new->require_module;
+    my $loc = sub {
+        'server { listen 127.0.0.1:%%PORT%%; location / { signaller on; '
+        . "$_[0] } }";
+    };
+    for my $ok ('http', 'close') {
+        my ($rc, $out) = $t->test_config($loc->("signaller_refusal $ok;"));
+        is($rc, 0, "signaller_refusal $ok is accepted") or diag($out);
+    }
+    for my $bad (['status', qr/invalid value "status"/],
+        ['http close', qr/invalid number of arguments in "signaller_refusal"/],
+        ['', qr/invalid number of arguments in "signaller_refusal"/])
+    {
+        my ($rc, $out) = $t->test_config($loc->("signaller_refusal "
+            . "$bad->[0];"));
+        isnt($rc, 0, "signaller_refusal '$bad->[0]' is refused");
+        like($out, qr/\[emerg\].*$bad->[1]/, '... saying why') or diag($out);
+    }
+}
+
 done_testing;
