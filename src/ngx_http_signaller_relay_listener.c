@@ -253,7 +253,14 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
         ngx_http_signaller_relay_preambles++;
         ngx_add_timer(c->read, NGX_HTTP_SIGNALLER_PREAMBLE_TIMEOUT);
 
+        /*
+         * The connector's worker sent its preamble right after connect():
+         * it is read now, not after a round of the event loop (with epoll,
+         * recv() believes a socket empty until told it is not).
+         */
+
         c->read->ready = 1;
+        c->read->available = 1;
         ngx_http_signaller_relay_preamble(c->read);
     }
 }
