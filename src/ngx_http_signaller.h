@@ -574,9 +574,13 @@ ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,
     ngx_str_t *key);
 
 
-/* ngx_http_signaller_log.c */
+/* ngx_http_signaller_variables.c */
 
 ngx_int_t ngx_http_signaller_add_variables(ngx_conf_t *cf);
+
+
+/* ngx_http_signaller_log.c */
+
 ngx_http_signaller_logreq_t *ngx_http_signaller_log_keep(
     ngx_http_request_t *r);
 void ngx_http_signaller_log_end(ngx_http_signaller_session_t *s);

@@ -5,15 +5,14 @@
 
 
 /*
- * A session's access log line.  The $signaller_* variables report what the
- * peer did (figures_t).  nginx logs a request when it is freed; a session
- * frees its request right after the handshake, to keep a waiting listener
- * small, so with "signaller_log_at end" it first keeps what the line needs
- * in one block of its own size (the request line, the headers, a few
- * figures), and when the session ends builds a request from it again, with
- * the headers passed through nginx's own header handlers, for the log
- * phase's handlers to write the line, with $request_time the session's
- * length.
+ * A session's access log line.  nginx logs a request when it is freed; a
+ * session frees its request right after the handshake, to keep a waiting
+ * listener small, so with "signaller_log_at end" it first keeps what the
+ * line needs in one block of its own size (the request line, the headers,
+ * a few figures), and when the session ends builds a request from it
+ * again, with the headers passed through nginx's own header handlers, for
+ * the log phase's handlers to write the line, with $request_time the
+ * session's length.
  */
 
 
@@ -45,307 +44,13 @@ struct ngx_http_signaller_logreq_s {
 };
 
 
-typedef struct {
-    ngx_str_t                        name;
-    ngx_http_get_variable_pt         handler;
-    uintptr_t                        data;
-} ngx_http_signaller_var_t;
-
-
-static ngx_int_t ngx_http_signaller_role_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_signaller_handle_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_signaller_code_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_signaller_number_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_signaller_wait_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_signaller_crossed_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_http_signaller_figures_t *ngx_http_signaller_figures(
-    ngx_http_request_t *r, ngx_http_variable_value_t *v);
 static size_t ngx_http_signaller_logreq_size(ngx_http_request_t *r);
 static u_char *ngx_http_signaller_keep(ngx_str_t *dst, ngx_str_t *src,
     u_char *p);
+static ngx_http_request_t *ngx_http_signaller_log_request(
+    ngx_connection_t *c, ngx_http_signaller_logreq_t *lr);
 static ngx_int_t ngx_http_signaller_headers(ngx_http_request_t *r,
     ngx_http_signaller_logreq_t *lr);
-
-
-#define ngx_http_signaller_figure_offset(field)                              \
-    offsetof(ngx_http_signaller_figures_t, field)
-
-#define NGX_HTTP_SIGNALLER_REASON  1
-
-
-static ngx_http_signaller_var_t  ngx_http_signaller_vars[] = {
-
-    { ngx_string("signaller_role"), ngx_http_signaller_role_variable, 0 },
-
-    { ngx_string("signaller_handle"), ngx_http_signaller_handle_variable,
-      0 },
-
-    { ngx_string("signaller_close_code"), ngx_http_signaller_code_variable,
-      0 },
-
-    { ngx_string("signaller_close_reason"),
-      ngx_http_signaller_code_variable, NGX_HTTP_SIGNALLER_REASON },
-
-    { ngx_string("signaller_messages_in"),
-      ngx_http_signaller_number_variable,
-      ngx_http_signaller_figure_offset(messages_in) },
-
-    { ngx_string("signaller_messages_out"),
-      ngx_http_signaller_number_variable,
-      ngx_http_signaller_figure_offset(messages_out) },
-
-    { ngx_string("signaller_bytes_in"), ngx_http_signaller_number_variable,
-      ngx_http_signaller_figure_offset(bytes_in) },
-
-    { ngx_string("signaller_bytes_out"), ngx_http_signaller_number_variable,
-      ngx_http_signaller_figure_offset(bytes_out) },
-
-    { ngx_string("signaller_wait_time"), ngx_http_signaller_wait_variable,
-      0 },
-
-    { ngx_string("signaller_crossed"), ngx_http_signaller_crossed_variable,
-      0 },
-
-    { ngx_null_string, NULL, 0 }
-};
-
-
-ngx_int_t
-ngx_http_signaller_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t       *var;
-    ngx_http_signaller_var_t  *v;
-
-    for (v = ngx_http_signaller_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, NGX_HTTP_VAR_NOCACHEABLE);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
-}
-
-
-/* the figures of the request's session, or "not found" */
-
-static ngx_http_signaller_figures_t *
-ngx_http_signaller_figures(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v)
-{
-    ngx_http_signaller_figures_t  *f;
-
-    f = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
-
-    if (f == NULL) {
-        v->not_found = 1;
-    }
-
-    return f;
-}
-
-
-static ngx_int_t
-ngx_http_signaller_role_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_signaller_figures_t  *f;
-
-    f = ngx_http_signaller_figures(r, v);
-    if (f == NULL) {
-        return NGX_OK;
-    }
-
-    if (f->listener) {
-        v->data = (u_char *) "listen";
-        v->len = sizeof("listen") - 1;
-
-    } else {
-        v->data = (u_char *) "connect";
-        v->len = sizeof("connect") - 1;
-    }
-
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_signaller_handle_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_signaller_figures_t  *f;
-
-    f = ngx_http_signaller_figures(r, v);
-
-    if (f == NULL || f->handle.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->data = f->handle.data;
-    v->len = f->handle.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/* $signaller_close_code, or its reason: what this peer was sent */
-
-static ngx_int_t
-ngx_http_signaller_code_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                        *p;
-    ngx_str_t                     *reason;
-    ngx_http_signaller_figures_t  *f;
-
-    f = ngx_http_signaller_figures(r, v);
-
-    if (f == NULL || f->close_code == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (data == NGX_HTTP_SIGNALLER_REASON) {
-        reason = ngx_http_signaller_reason(f->close_code);
-
-        if (reason->len == 0) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        v->data = reason->data;
-        v->len = reason->len;
-
-    } else {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->data = p;
-        v->len = ngx_sprintf(p, "%ui", f->close_code) - p;
-    }
-
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/* counts: a ngx_uint_t or an off_t at "data" in the figures */
-
-static ngx_int_t
-ngx_http_signaller_number_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                        *p;
-    off_t                          n;
-    ngx_http_signaller_figures_t  *f;
-
-    f = ngx_http_signaller_figures(r, v);
-    if (f == NULL) {
-        return NGX_OK;
-    }
-
-    if (data == ngx_http_signaller_figure_offset(bytes_in)
-        || data == ngx_http_signaller_figure_offset(bytes_out))
-    {
-        n = *(off_t *) ((u_char *) f + data);
-
-    } else {
-        n = *(ngx_uint_t *) ((u_char *) f + data);
-    }
-
-    p = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->data = p;
-    v->len = ngx_sprintf(p, "%O", n) - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/*
- * Seconds waited to be paired, with milliseconds, as $request_time: until
- * now for one that is not paired.
- */
-
-static ngx_int_t
-ngx_http_signaller_wait_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                        *p;
-    ngx_msec_int_t                 ms;
-    ngx_http_signaller_figures_t  *f;
-
-    f = ngx_http_signaller_figures(r, v);
-    if (f == NULL) {
-        return NGX_OK;
-    }
-
-    ms = (ngx_msec_int_t) ((f->paired ? f->paired : ngx_current_msec)
-                           - f->opened);
-    ms = ngx_max(ms, 0);
-
-    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN + 4);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->data = p;
-    v->len = ngx_sprintf(p, "%T.%03M", (time_t) ms / 1000, ms % 1000) - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_signaller_crossed_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_signaller_figures_t  *f;
-
-    f = ngx_http_signaller_figures(r, v);
-    if (f == NULL) {
-        return NGX_OK;
-    }
-
-    v->data = (u_char *) (f->crossed ? "1" : "0");
-    v->len = 1;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
 
 
 /*
@@ -495,13 +200,9 @@ ngx_http_signaller_keep(ngx_str_t *dst, ngx_str_t *src, u_char *p)
 void
 ngx_http_signaller_log_end(ngx_http_signaller_session_t *s)
 {
-    ngx_pool_t                   *pool;
-    ngx_connection_t             *c;
     ngx_http_request_t           *r;
     ngx_http_log_ctx_t           *ctx;
     ngx_http_signaller_logreq_t  *lr;
-    ngx_http_core_srv_conf_t     *cscf;
-    ngx_http_core_main_conf_t    *cmcf;
 
     lr = s->logreq;
 
@@ -510,14 +211,42 @@ ngx_http_signaller_log_end(ngx_http_signaller_session_t *s)
     }
 
     s->logreq = NULL;
-    c = s->connection;
+
+    r = ngx_http_signaller_log_request(s->connection, lr);
+
+    if (r != NULL) {
+        ngx_http_set_ctx(r, &s->figures, ngx_http_signaller_module);
+
+        ctx = s->connection->log->data;
+        ctx->request = r;
+        ctx->current_request = r;
+
+        /* logs the line, and frees the request's pool */
+
+        ngx_http_free_request(r, 0);
+    }
+
+    ngx_free(lr);
+}
+
+
+/* a request on "c" as it was, from what was kept of it ("lr") */
+
+static ngx_http_request_t *
+ngx_http_signaller_log_request(ngx_connection_t *c,
+    ngx_http_signaller_logreq_t *lr)
+{
+    ngx_pool_t                 *pool;
+    ngx_http_request_t         *r;
+    ngx_http_core_srv_conf_t   *cscf;
+    ngx_http_core_main_conf_t  *cmcf;
 
     cscf = lr->srv_conf[ngx_http_core_module.ctx_index];
+    cmcf = lr->main_conf[ngx_http_core_module.ctx_index];
 
     pool = ngx_create_pool(cscf->request_pool_size, c->log);
     if (pool == NULL) {
-        ngx_free(lr);
-        return;
+        return NULL;
     }
 
     r = ngx_pcalloc(pool, sizeof(ngx_http_request_t));
@@ -530,12 +259,8 @@ ngx_http_signaller_log_end(ngx_http_signaller_session_t *s)
     r->http_connection = lr->http_connection;
     r->signature = NGX_HTTP_MODULE;
     r->main_conf = lr->main_conf;
-    r->srv_conf = lr->srv_conf;
-    r->loc_conf = lr->loc_conf;
     r->main = r;
     r->count = 1;
-
-    cmcf = lr->main_conf[ngx_http_core_module.ctx_index];
 
     r->ctx = ngx_pcalloc(pool, sizeof(void *) * ngx_http_max_module);
     r->variables = ngx_pcalloc(pool, cmcf->variables.nelts
@@ -581,25 +306,13 @@ ngx_http_signaller_log_end(ngx_http_signaller_session_t *s)
     r->srv_conf = lr->srv_conf;
     r->loc_conf = lr->loc_conf;
 
-    ngx_http_set_ctx(r, &s->figures, ngx_http_signaller_module);
-
-    ctx = c->log->data;
-    ctx->request = r;
-    ctx->current_request = r;
-
-    /* logs the line and frees what the request holds: lr goes with it */
-
-    r->log_handler = NULL;
-
-    ngx_http_free_request(r, 0);
-    ngx_free(lr);
-
-    return;
+    return r;
 
 failed:
 
     ngx_destroy_pool(pool);
-    ngx_free(lr);
+
+    return NULL;
 }
 
 

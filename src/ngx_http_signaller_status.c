@@ -30,6 +30,9 @@ typedef struct {
 
 
 static ngx_uint_t ngx_http_signaller_format(ngx_http_request_t *r);
+static u_char *ngx_http_signaller_status_body(u_char *p, ngx_uint_t format,
+    ngx_shm_zone_t **zones, ngx_uint_t n, ngx_http_signaller_stats_t *stats,
+    ngx_str_t *type);
 static ngx_uint_t ngx_http_signaller_code_index(ngx_uint_t code);
 static u_char *ngx_http_signaller_code_label(u_char *p, ngx_uint_t *codes,
     ngx_uint_t n, ngx_uint_t i);
@@ -178,54 +181,8 @@ ngx_http_signaller_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    switch (format) {
-
-    case NGX_HTTP_SIGNALLER_JSON:
-        b->last = ngx_cpymem(b->last, "{\"zones\":{", 10);
-
-        for (i = 0; i < n; i++) {
-            if (i) {
-                *b->last++ = ',';
-            }
-
-            b->last = ngx_http_signaller_json(b->last, &zones[i]->shm.name,
-                                              &stats[i]);
-        }
-
-        b->last = ngx_cpymem(b->last, "}}\n", 3);
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-        break;
-
-    case NGX_HTTP_SIGNALLER_PROMETHEUS:
-        for (i = 0; ngx_http_signaller_figures[i].name.len; i++) {
-            b->last = ngx_http_signaller_prometheus(b->last, i, zones, n,
-                                                    stats);
-        }
-
-        b->last = ngx_http_signaller_prometheus_codes(b->last,
-                              "sessions_ended_total",
-                              "Sessions ended, by the close code they were "
-                              "sent (none: no close frame).",
-                              zones, n, stats, 0);
-
-        b->last = ngx_http_signaller_prometheus_codes(b->last,
-                              "handshakes_refused_total",
-                              "Handshakes refused, by HTTP status or, with "
-                              "signaller_refusal close, close code.",
-                              zones, n, stats, 1);
-
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
-        break;
-
-    default:
-        for (i = 0; i < n; i++) {
-            b->last = ngx_http_signaller_text(b->last, &zones[i]->shm.name,
-                                              &stats[i]);
-        }
-
-        ngx_str_set(&r->headers_out.content_type, "text/plain");
-    }
+    b->last = ngx_http_signaller_status_body(b->last, format, zones, n, stats,
+                                             &r->headers_out.content_type);
 
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.status = NGX_HTTP_OK;
@@ -244,6 +201,63 @@ ngx_http_signaller_status_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* the body in "format", and its content type */
+
+static u_char *
+ngx_http_signaller_status_body(u_char *p, ngx_uint_t format,
+    ngx_shm_zone_t **zones, ngx_uint_t n, ngx_http_signaller_stats_t *stats,
+    ngx_str_t *type)
+{
+    ngx_uint_t  i;
+
+    switch (format) {
+
+    case NGX_HTTP_SIGNALLER_JSON:
+        p = ngx_cpymem(p, "{\"zones\":{", 10);
+
+        for (i = 0; i < n; i++) {
+            if (i) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_signaller_json(p, &zones[i]->shm.name, &stats[i]);
+        }
+
+        ngx_str_set(type, "application/json");
+
+        return ngx_cpymem(p, "}}\n", 3);
+
+    case NGX_HTTP_SIGNALLER_PROMETHEUS:
+        for (i = 0; ngx_http_signaller_figures[i].name.len; i++) {
+            p = ngx_http_signaller_prometheus(p, i, zones, n, stats);
+        }
+
+        p = ngx_http_signaller_prometheus_codes(p, "sessions_ended_total",
+                              "Sessions ended, by the close code they were "
+                              "sent (none: no close frame).",
+                              zones, n, stats, 0);
+
+        p = ngx_http_signaller_prometheus_codes(p, "handshakes_refused_total",
+                              "Handshakes refused, by HTTP status or, with "
+                              "signaller_refusal close, close code.",
+                              zones, n, stats, 1);
+
+        ngx_str_set(type, "text/plain; version=0.0.4; charset=utf-8");
+
+        return p;
+
+    default:
+        for (i = 0; i < n; i++) {
+            p = ngx_http_signaller_text(p, &zones[i]->shm.name, &stats[i]);
+        }
+
+        ngx_str_set(type, "text/plain");
+
+        return p;
+    }
 }
 
 
