@@ -175,7 +175,7 @@ ngx_http_signaller_room(ngx_http_signaller_session_t *s)
 }
 
 
-/* moves the unparsed input back to the start of an empty buffer */
+/* moves the unparsed input down to the start of an empty buffer */
 
 static void
 ngx_http_signaller_compact(ngx_http_signaller_session_t *s)
@@ -185,9 +185,17 @@ ngx_http_signaller_compact(ngx_http_signaller_session_t *s)
 
     start = s->in->start + NGX_HTTP_SIGNALLER_HEADROOM;
 
-    if (s->pos == start) {
-        s->out_pos = s->in->start;
-        s->out_last = s->in->start;
+    s->out_pos = s->in->start;
+    s->out_last = s->in->start;
+
+    /*
+     * Input is only ever moved down: input that begins before the
+     * headroom's end (a buffer whose frames were shifted down to its start
+     * while it filled) stays where it is, and new frames, never longer
+     * than the input they come from, still fit before it.
+     */
+
+    if (s->pos <= start) {
         return;
     }
 
@@ -195,8 +203,6 @@ ngx_http_signaller_compact(ngx_http_signaller_session_t *s)
 
     ngx_memmove(start, s->pos, n);
 
-    s->out_pos = s->in->start;
-    s->out_last = s->in->start;
     s->pos = start;
     s->last = start + n;
 }
