@@ -32,13 +32,30 @@ export const FLAGS = [
 const OUTPUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "output");
 const VIEWPORT = { width: 1280, height: 800 };
 
+// /r/ (nginx.mjs) has signaller_refusal close; these add the other two
+// refusals the demo can meet: an origin rule that refuses the page's own
+// origin (4030), and a zone that lets one listener wait (4029)
+const EXTRA = `
+        location /rf/ {
+            signaller on;
+            signaller_refusal close;
+            signaller_origin "^https://nowhere\\.example$";
+        }
+        location /rl/ {
+            signaller on;
+            signaller_refusal close;
+            signaller_zone rl 64k;
+            signaller_max_listeners 1;
+        }
+`;
+
 let ngx, browser, profile;
 const pageErrors = [];
 
 before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`);
     await mkdir(OUTPUT, { recursive: true });
-    ngx = await startNginx();
+    ngx = await startNginx({ extraServer: EXTRA });
     profile = await mkdtemp(path.join(tmpdir(), "signaller-chromium-"));
     browser = await chromium.launch({
         executablePath: CHROMIUM,
@@ -185,10 +202,13 @@ test("the demo shows the close code and its meaning when Connect finds no listen
     }
 });
 
-/** Points the demo at /r/ (signaller_refusal close in nginx.mjs). */
-async function useRefusalClose(page) {
+/**
+ * Points the demo at a location with signaller_refusal close: /r/ (nginx.mjs)
+ * by default, or /rf/ or /rl/ (EXTRA).
+ */
+async function useRefusalClose(page, prefix = "/r/") {
     await page.click("#settings summary");
-    await page.fill("#server", ngx.ws("/r/"));
+    await page.fill("#server", ngx.ws(prefix));
 }
 
 test("with signaller_refusal close, Connect to a handle nobody listens on shows 4004 No Such Handle", async () => {
@@ -237,6 +257,58 @@ test("with signaller_refusal close, Listen on a taken handle shows 4009 Handle T
         await second.context().close();
     }
     assert.deepEqual(pageErrors.filter((e) => /^(first|second)-listener/.test(e)), []);
+});
+
+test("with signaller_refusal close, a refused origin shows 4030 Forbidden on Listen and on Connect", async () => {
+    const page = await open("forbidden");
+    try {
+        await useRefusalClose(page, "/rf/");
+        await page.fill("#handle", handle("forbidden"));
+        const line = page.locator("#log li.error");
+        for (const [mode, n] of [["listen", 1], ["connect", 2]]) {
+            await page.click(`#${mode}`);
+            await line.nth(n - 1).waitFor({ timeout: 10000 });
+            assert.equal(await page.locator("#status").getAttribute("data-state"), "failed");
+            assert.equal(await line.count(), n, await logText(page));
+            assert.match(await line.nth(n - 1).innerText(),
+                         new RegExp(`The server refused to ${mode} \\(Forbidden\\): 4030 Forbidden: the server does `
+                                    + "not accept WebSockets from this page \\(signaller_origin, or access control\\)$"));
+            assert.equal(await page.locator(`#${mode}`).isEnabled(), true, "the user can try again");
+        }
+        assert.doesNotMatch(await logText(page), /1006|Signaller closed|Listening at|Connected to the listener/);
+    } finally {
+        await shoot(page, "e2e-forbidden");
+        await page.context().close();
+    }
+    assert.deepEqual(pageErrors.filter((e) => e.startsWith("forbidden")), []);
+});
+
+test("with signaller_refusal close and signaller_max_listeners 1, a second Listen shows 4029 Too Many Requests", async () => {
+    const first = await open("waiting-listener");
+    const second = await open("one-too-many");
+    try {
+        for (const page of [first, second]) {
+            await useRefusalClose(page, "/rl/");
+            await page.fill("#handle", handle("many"));
+        }
+        await first.click("#listen");
+        await first.locator("#log li.ok", { hasText: "waiting for a peer" }).waitFor();
+        await second.click("#listen");
+        await second.locator('#status[data-state="failed"]').waitFor({ timeout: 10000 });
+        const line = second.locator("#log li.error");
+        assert.equal(await line.count(), 1, await logText(second));
+        assert.match(await line.innerText(),
+                     /The server refused to listen \(TooManyRequests\): 4029 Too Many Requests: the server has too many waiting listeners: try again later/);
+        assert.doesNotMatch(await logText(second), /1006|Signaller closed|Listening at/);
+        assert.equal(await second.locator("#listen").isEnabled(), true, "the user can try again");
+        assert.equal(await first.locator("#status").getAttribute("data-state"), "listening");
+        assert.doesNotMatch(await logText(first), /Signaller closed/);
+    } finally {
+        await shoot(second, "e2e-too-many");
+        await first.context().close();
+        await second.context().close();
+    }
+    assert.deepEqual(pageErrors.filter((e) => /^(waiting-listener|one-too-many)/.test(e)), []);
 });
 
 test("the demo refuses an invalid handle before connecting", async () => {
