@@ -33,6 +33,8 @@ set -u
 BENCH=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$BENCH")
 MODULE=${MODULE:-$TOP/build/ngx_http_signaller_module.so}
+# more signaller_* directives for the module's http{}, e.g.
+# BENCH_DIRECTIVES="signaller_log_at handshake;"
 NGINX=${NGINX:-/usr/sbin/nginx}
 RESULTS=$BENCH/results
 SERVER_CPU=${SERVER_CPU:-1}
@@ -132,6 +134,7 @@ http {
     signaller_max_message_size 1m;
     signaller_pipe_timeout 1h;
     signaller_listen_timeout 1h;
+    ${BENCH_DIRECTIVES:-}
     server {
         listen 127.0.0.1:$port reuseport backlog=4096;
         location / {
