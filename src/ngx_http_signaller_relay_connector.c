@@ -27,6 +27,8 @@ static ngx_int_t ngx_http_signaller_relay_reach(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_socket_t fd);
 static void ngx_http_signaller_relay_reply(ngx_event_t *ev);
 static ngx_int_t ngx_http_signaller_relay_unavailable(ngx_http_request_t *r);
+static ngx_int_t ngx_http_signaller_relay_gone(ngx_http_request_t *r,
+    ngx_http_signaller_ident_t *worker, ngx_str_t *key);
 
 
 /*
@@ -38,16 +40,14 @@ ngx_int_t
 ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key)
 {
-    u_char                          pre[NGX_HTTP_SIGNALLER_PREAMBLE_MAX];
-    u_char                         *last;
-    ngx_int_t                       rc;
-    ngx_socket_t                    fd;
-    ngx_connection_t               *c, *pc;
-    ngx_http_signaller_relay_t     *rl;
-    ngx_http_signaller_loc_conf_t  *slcf;
+    u_char                       pre[NGX_HTTP_SIGNALLER_PREAMBLE_MAX];
+    u_char                      *last;
+    ngx_int_t                    rc;
+    ngx_socket_t                 fd;
+    ngx_connection_t            *c, *pc;
+    ngx_http_signaller_relay_t  *rl;
 
     c = r->connection;
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
 
     if (!entry->worker.reachable) {
         return ngx_http_signaller_relay_unavailable(r);
@@ -71,9 +71,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
         /* a worker without its socket is stopping or dead */
 
-        (void) ngx_http_signaller_zone_gone(slcf->shm_zone, &entry->worker);
-
-        return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, key);
+        return ngx_http_signaller_relay_gone(r, &entry->worker, key);
     }
 
     /* a new socket's buffer is empty: the preamble goes out whole */
@@ -82,7 +80,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
     if (send(fd, pre, last - pre, 0) != last - pre) {
         ngx_close_socket(fd);
-        return ngx_http_signaller_relay_unavailable(r);
+        return ngx_http_signaller_relay_gone(r, &entry->worker, key);
     }
 
     pc = ngx_http_signaller_relay_connection(fd, r->pool, c->log);
@@ -173,7 +171,7 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
     r = rl->request;
 
     if (ev->timedout) {
-        n = NGX_ERROR;
+        n = NGX_DONE;
 
     } else {
         n = pc->recv(pc, &answer, 1);
@@ -190,9 +188,20 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
         ngx_del_timer(ev);
     }
 
-    if (n != 1) {
-        /* a listener of a worker that has just died is gone too */
+    /*
+     * A worker that closes without a word is exiting or dead (a crash
+     * takes a moment to show in /proc): its listener is gone.  One that
+     * does not answer in time, or is too busy, is not.
+     */
 
+    if (n == 0 || n == NGX_ERROR) {
+        ngx_http_signaller_relay_finalize(rl,
+                            ngx_http_signaller_relay_gone(r, &rl->worker,
+                                                          &rl->key));
+        return;
+    }
+
+    if (n != 1 || answer == NGX_HTTP_SIGNALLER_ANSWER_BUSY) {
         slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
 
         if (ngx_http_signaller_zone_gone(slcf->shm_zone, &rl->worker)) {
@@ -237,4 +246,20 @@ ngx_http_signaller_relay_unavailable(ngx_http_request_t *r)
                                      NGX_HTTP_SERVICE_UNAVAILABLE);
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+/* the listener's worker is gone, and its listeners with it: 404 */
+
+static ngx_int_t
+ngx_http_signaller_relay_gone(ngx_http_request_t *r,
+    ngx_http_signaller_ident_t *worker, ngx_str_t *key)
+{
+    ngx_http_signaller_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    (void) ngx_http_signaller_zone_gone(slcf->shm_zone, worker);
+
+    return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, key);
 }

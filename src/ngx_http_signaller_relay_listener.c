@@ -293,6 +293,11 @@ ngx_http_signaller_relay_admit(ngx_socket_t fd, ngx_pid_t *pid,
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "signaller: too many relay connections at once, "
                       "refused one from pid %P", cred.pid);
+
+        /* a worker that closes without a word is taken for gone */
+
+        (void) send(fd, "b", 1, 0);
+
         return NGX_DECLINED;
     }
 
