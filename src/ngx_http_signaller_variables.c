@@ -21,6 +21,8 @@ typedef struct {
 } ngx_http_signaller_var_t;
 
 
+static ngx_int_t ngx_http_signaller_value(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 static ngx_http_signaller_figures_t *ngx_http_signaller_figures(
     ngx_http_request_t *r, ngx_http_variable_value_t *v);
 static ngx_int_t ngx_http_signaller_role_variable(ngx_http_request_t *r,
@@ -100,6 +102,22 @@ ngx_http_signaller_add_variables(ngx_conf_t *cf)
 }
 
 
+/* a value computed anew each time it is asked for */
+
+static ngx_int_t
+ngx_http_signaller_value(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
 /* the figures of the request's session, or "not found" */
 
 static ngx_http_signaller_figures_t *
@@ -130,19 +148,12 @@ ngx_http_signaller_role_variable(ngx_http_request_t *r,
     }
 
     if (f->listener) {
-        v->data = (u_char *) "listen";
-        v->len = sizeof("listen") - 1;
-
-    } else {
-        v->data = (u_char *) "connect";
-        v->len = sizeof("connect") - 1;
+        return ngx_http_signaller_value(v, (u_char *) "listen",
+                                        sizeof("listen") - 1);
     }
 
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_signaller_value(v, (u_char *) "connect",
+                                    sizeof("connect") - 1);
 }
 
 
@@ -159,13 +170,7 @@ ngx_http_signaller_handle_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = f->handle.data;
-    v->len = f->handle.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_signaller_value(v, f->handle.data, f->handle.len);
 }
 
 
@@ -194,24 +199,16 @@ ngx_http_signaller_code_variable(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        v->data = reason->data;
-        v->len = reason->len;
-
-    } else {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->data = p;
-        v->len = ngx_sprintf(p, "%ui", f->close_code) - p;
+        return ngx_http_signaller_value(v, reason->data, reason->len);
     }
 
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
 
-    return NGX_OK;
+    return ngx_http_signaller_value(v, p,
+                                    ngx_sprintf(p, "%ui", f->close_code) - p);
 }
 
 
@@ -244,13 +241,7 @@ ngx_http_signaller_number_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->data = p;
-    v->len = ngx_sprintf(p, "%O", n) - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_signaller_value(v, p, ngx_sprintf(p, "%O", n) - p);
 }
 
 
@@ -281,13 +272,10 @@ ngx_http_signaller_wait_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->data = p;
-    v->len = ngx_sprintf(p, "%T.%03M", (time_t) ms / 1000, ms % 1000) - p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_signaller_value(v, p,
+                                    ngx_sprintf(p, "%T.%03M",
+                                                (time_t) ms / 1000, ms % 1000)
+                                    - p);
 }
 
 
@@ -302,11 +290,6 @@ ngx_http_signaller_crossed_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = (u_char *) (f->crossed ? "1" : "0");
-    v->len = 1;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_signaller_value(v, (u_char *) (f->crossed ? "1" : "0"),
+                                    1);
 }
