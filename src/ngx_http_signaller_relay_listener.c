@@ -287,20 +287,6 @@ ngx_http_signaller_relay_admit(ngx_socket_t fd, ngx_pid_t *pid,
         return NGX_ERROR;
     }
 
-    if (ngx_http_signaller_relay_preambles
-        >= NGX_HTTP_SIGNALLER_PREAMBLES_MAX)
-    {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "signaller: too many relay connections at once, "
-                      "refused one from pid %P", cred.pid);
-
-        /* a worker that closes without a word is taken for gone */
-
-        (void) send(fd, "b", 1, 0);
-
-        return NGX_DECLINED;
-    }
-
     zones = ngx_http_signaller_zones((ngx_cycle_t *) ngx_cycle, &n);
 
     for (i = 0; i < n; i++) {
@@ -310,17 +296,35 @@ ngx_http_signaller_relay_admit(ngx_socket_t fd, ngx_pid_t *pid,
                == NGX_OK
             && ngx_http_signaller_ident_match(&cred, &w))
         {
-            *pid = cred.pid;
-            return NGX_OK;
+            break;
         }
     }
 
-    ngx_log_error(NGX_LOG_WARN, log, 0,
-                  "signaller: refused a relay connection from pid %P, "
-                  "uid %d: not a worker of this nginx",
-                  cred.pid, (int) cred.uid);
+    if (i == n) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "signaller: refused a relay connection from pid %P, "
+                      "uid %d: not a worker of this nginx",
+                      cred.pid, (int) cred.uid);
+        return NGX_DECLINED;
+    }
 
-    return NGX_DECLINED;
+    if (ngx_http_signaller_relay_preambles
+        >= NGX_HTTP_SIGNALLER_PREAMBLES_MAX)
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "signaller: too many relay connections at once, "
+                      "refused one from worker %P", cred.pid);
+
+        /* a worker that closes without a word is taken for gone */
+
+        (void) send(fd, "b", 1, 0);
+
+        return NGX_DECLINED;
+    }
+
+    *pid = cred.pid;
+
+    return NGX_OK;
 }
 
 
