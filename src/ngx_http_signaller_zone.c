@@ -253,11 +253,13 @@ void
 ngx_http_signaller_purge(ngx_shm_zone_t *zone,
     ngx_http_signaller_ident_t *ident)
 {
+    ngx_uint_t                      crashed;
     ngx_queue_t                    *q;
     ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
+    crashed = 0;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -274,11 +276,7 @@ ngx_http_signaller_purge(ngx_shm_zone_t *zone,
             continue;
         }
 
-        if (!w->stopping) {
-            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                          "signaller: purging entries of worker %P, "
-                          "which died", w->ident.pid);
-        }
+        crashed = !w->stopping;
 
         ngx_http_signaller_free_entries(ctx, w);
 
@@ -288,6 +286,14 @@ ngx_http_signaller_purge(ngx_shm_zone_t *zone,
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    /* the log is written once the lock is let go: it is I/O */
+
+    if (crashed) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "signaller: purging entries of worker %P, which died",
+                      ident->pid);
+    }
 }
 
 
