@@ -20,6 +20,9 @@
 #define NGX_HTTP_SIGNALLER_JSON        1
 #define NGX_HTTP_SIGNALLER_PROMETHEUS  2
 
+/* room for the text that does not depend on the zones */
+#define NGX_HTTP_SIGNALLER_STATUS_TEXT  4096
+
 
 typedef struct {
     ngx_str_t                        name;
@@ -165,14 +168,18 @@ ngx_http_signaller_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* generous: every figure of every zone, with its help and labels */
+    /*
+     * The HELP and TYPE lines, under 2 KB, are written even without a
+     * zone; then each zone has a line, or a JSON member, per figure and
+     * per code, none of them longer than 64 bytes besides its zone's name
+     * and its number.
+     */
 
-    len = sizeof("{\"zones\":{}}\n");
+    len = NGX_HTTP_SIGNALLER_STATUS_TEXT;
 
     for (i = 0; i < n; i++) {
         ngx_http_signaller_zone_stats(zones[i], &stats[i]);
-        len += 4096 + 64 * (NGX_HTTP_SIGNALLER_CODES
-                            + NGX_HTTP_SIGNALLER_REFUSALS)
+        len += (NGX_HTTP_SIGNALLER_CODES + NGX_HTTP_SIGNALLER_REFUSALS + 16)
                * (zones[i]->shm.name.len + NGX_ATOMIC_T_LEN + 64);
     }
 
@@ -187,6 +194,12 @@ ngx_http_signaller_status_handler(ngx_http_request_t *r)
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = b->last - b->pos;
+
+    /* no zone, no line: an empty buffer is no body */
+
+    if (b->last == b->pos) {
+        r->header_only = 1;
+    }
 
     rc = ngx_http_send_header(r);
 

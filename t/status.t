@@ -218,4 +218,29 @@ is($after->{"signaller_pairings_total{$Z}"},
 is($after->{"signaller_workers{$Z}"}, 2, 'the new workers count');
 
 $t->stop;
+
+# signaller_status where no location uses the module: no zone at all, the
+# HELP and TYPE lines only, and an empty text and JSON
+$t = Signaller::Test->new->require_module;
+$t->run(<<'EOF');
+server {
+    %%LISTEN%%
+    location = /status { signaller_status; }
+}
+EOF
+{
+    my ($head, $body) = get('?format=prometheus');
+    like($head, qr{^HTTP/1\.1 200}, 'no zone: Prometheus answers 200');
+    like($body, qr/^# TYPE signaller_handshakes_refused_total counter$/m,
+        'no zone: with every HELP and TYPE line');
+    unlike($body, qr/^signaller_/m, 'no zone: and no sample');
+    my $m = scrape();
+    is(scalar(grep { !/^type:/ } keys %$m), 0, 'the parser reads no sample');
+    (undef, $body) = get('?format=json');
+    is($body, qq({"zones":{}}\n), 'no zone: JSON');
+    (undef, $body) = get('');
+    is($body, '', 'no zone: an empty text');
+}
+$t->stop;
+
 done_testing;
