@@ -445,6 +445,29 @@ ngx_int_t ngx_http_signaller_check_request(ngx_http_request_t *r,
     ngx_http_signaller_loc_conf_t *slcf, ngx_str_t *key);
 
 
+/* ngx_http_signaller_module.c */
+
+ngx_int_t ngx_http_signaller_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_signaller_conf.c */
+
+#define NGX_HTTP_SIGNALLER_ZONE_SIZE       1048576
+
+void *ngx_http_signaller_create_main_conf(ngx_conf_t *cf);
+void *ngx_http_signaller_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_signaller_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+char *ngx_http_signaller_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_signaller_message_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
 /* ngx_http_signaller_zone.c */
 
 char *ngx_http_signaller_zone_add(ngx_conf_t *cf, ngx_str_t *name,
