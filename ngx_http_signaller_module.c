@@ -31,6 +31,21 @@ static ngx_conf_enum_t  ngx_http_signaller_refusals[] = {
 };
 
 
+/* what a browser's RTCPeerConnection accepts in each list */
+static ngx_str_t  ngx_http_signaller_turn_schemes[] = {
+    ngx_string("turn:"),
+    ngx_string("turns:"),
+    ngx_null_string
+};
+
+
+static ngx_str_t  ngx_http_signaller_stun_schemes[] = {
+    ngx_string("stun:"),
+    ngx_string("stuns:"),
+    ngx_null_string
+};
+
+
 static ngx_conf_enum_t  ngx_http_signaller_log_ats[] = {
     { ngx_string("end"), NGX_HTTP_SIGNALLER_LOG_END },
     { ngx_string("handshake"), NGX_HTTP_SIGNALLER_LOG_HANDSHAKE },
@@ -125,6 +140,48 @@ static ngx_command_t  ngx_http_signaller_commands[] = {
       offsetof(ngx_http_signaller_loc_conf_t, log_at),
       &ngx_http_signaller_log_ats },
 
+    { ngx_string("signaller_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_signaller_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("signaller_ice_servers"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_signaller_ice_servers,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("signaller_turn_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_signaller_turn_secret,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("signaller_turn_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_signaller_loc_conf_t, turn_ttl),
+      NULL },
+
+    { ngx_string("signaller_turn_uris"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_signaller_uris,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_signaller_loc_conf_t, turn_uris),
+      &ngx_http_signaller_turn_schemes },
+
+    { ngx_string("signaller_stun_uris"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_signaller_uris,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_signaller_loc_conf_t, stun_uris),
+      &ngx_http_signaller_stun_schemes },
+
     { ngx_string("signaller_status"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_signaller_status,
@@ -194,6 +251,16 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
     rc = ngx_http_signaller_check_request(r, slcf, &key);
     if (rc != NGX_OK) {
         return ngx_http_signaller_refuse(r, rc, &key);
+    }
+
+    if (slcf->secrets
+        && ngx_http_signaller_check_token(r, slcf->secrets, &handle,
+                                          listen
+                                          ? NGX_HTTP_SIGNALLER_ROLE_LISTEN
+                                          : NGX_HTTP_SIGNALLER_ROLE_CONNECT)
+           != NGX_OK)
+    {
+        return ngx_http_signaller_refuse(r, NGX_HTTP_FORBIDDEN, &key);
     }
 
     if (listen) {

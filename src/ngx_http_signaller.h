@@ -153,6 +153,12 @@ typedef struct {
     ngx_uint_t                       burst;    /* in 1/1000 messages */
     ngx_uint_t                       max_listeners;
     ngx_uint_t                       log_at;
+    ngx_array_t                     *secrets;    /* ngx_str_t */
+    ngx_str_t                        turn_secret;
+    time_t                           turn_ttl;
+    ngx_array_t                     *turn_uris;  /* ngx_str_t */
+    ngx_array_t                     *stun_uris;  /* ngx_str_t */
+    ngx_flag_t                       ice_servers;
 } ngx_http_signaller_loc_conf_t;
 
 
@@ -441,6 +447,7 @@ ngx_int_t ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
 
 ngx_int_t ngx_http_signaller_route(ngx_http_request_t *r, ngx_str_t *handle,
     ngx_uint_t *listen);
+ngx_int_t ngx_http_signaller_handle_valid(ngx_str_t *handle);
 ngx_int_t ngx_http_signaller_check_request(ngx_http_request_t *r,
     ngx_http_signaller_loc_conf_t *slcf, ngx_str_t *key);
 
@@ -464,8 +471,32 @@ char *ngx_http_signaller_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_signaller_message_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_signaller_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_signaller_turn_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_signaller_uris(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_signaller_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+
+/* ngx_http_signaller_token.c */
+
+/* who a token is for: a bit each, so that a check can accept either */
+#define NGX_HTTP_SIGNALLER_ROLE_LISTEN     0x1
+#define NGX_HTTP_SIGNALLER_ROLE_CONNECT    0x2
+#define NGX_HTTP_SIGNALLER_ROLE_ANY        0x3
+
+ngx_int_t ngx_http_signaller_check_token(ngx_http_request_t *r,
+    ngx_array_t *secrets, ngx_str_t *handle, ngx_uint_t roles);
+
+
+/* ngx_http_signaller_ice.c */
+
+ngx_int_t ngx_http_signaller_ice_handler(ngx_http_request_t *r);
 
 
 /* ngx_http_signaller_zone.c */

@@ -13,6 +13,14 @@
 #include "ngx_http_signaller.h"
 
 
+/* a secret read from a file: an HMAC key, for which a few dozen will do */
+#define NGX_HTTP_SIGNALLER_SECRET_MAX  4096
+
+
+static char *ngx_http_signaller_read_secret(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *secret);
+
+
 void *
 ngx_http_signaller_create_main_conf(ngx_conf_t *cf)
 {
@@ -47,6 +55,8 @@ ngx_http_signaller_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->shm_zone = NULL;
+     *     conf->turn_secret = { 0, NULL };
+     *     conf->ice_servers = 0;
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -62,6 +72,10 @@ ngx_http_signaller_create_loc_conf(ngx_conf_t *cf)
     conf->burst = NGX_CONF_UNSET_UINT;
     conf->max_listeners = NGX_CONF_UNSET_UINT;
     conf->log_at = NGX_CONF_UNSET_UINT;
+    conf->secrets = NGX_CONF_UNSET_PTR;
+    conf->turn_ttl = NGX_CONF_UNSET;
+    conf->turn_uris = NGX_CONF_UNSET_PTR;
+    conf->stun_uris = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -106,6 +120,32 @@ ngx_http_signaller_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->origins, NULL, NULL);
     ngx_conf_merge_uint_value(conf->origin_any, NGX_CONF_UNSET_UINT, 0);
+
+    ngx_conf_merge_ptr_value(conf->secrets, prev->secrets, NULL);
+    ngx_conf_merge_str_value(conf->turn_secret, prev->turn_secret, "");
+    ngx_conf_merge_sec_value(conf->turn_ttl, prev->turn_ttl, 3600);
+    ngx_conf_merge_ptr_value(conf->turn_uris, prev->turn_uris, NULL);
+    ngx_conf_merge_ptr_value(conf->stun_uris, prev->stun_uris, NULL);
+
+    if (conf->ice_servers) {
+        if (conf->turn_uris == NULL && conf->stun_uris == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"signaller_ice_servers\" needs "
+                               "\"signaller_stun_uris\" or "
+                               "\"signaller_turn_uris\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (conf->turn_uris && conf->turn_secret.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"signaller_turn_uris\" needs "
+                               "\"signaller_turn_secret\"");
+            return NGX_CONF_ERROR;
+        }
+
+        /* its own handler, though "signaller on" be inherited */
+        return NGX_CONF_OK;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -321,6 +361,224 @@ ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_signaller_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_signaller_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_signaller_loc_conf_t *slcf = conf;
+
+    ngx_str_t  *value, *secret;
+
+    if (slcf->secrets == NGX_CONF_UNSET_PTR) {
+        slcf->secrets = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (slcf->secrets == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    secret = ngx_array_push(slcf->secrets);
+    if (secret == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_signaller_read_secret(cf, &value[1], secret);
+}
+
+
+char *
+ngx_http_signaller_turn_secret(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_signaller_loc_conf_t *slcf = conf;
+
+    ngx_str_t  *value;
+
+    if (slcf->turn_secret.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_signaller_read_secret(cf, &value[1], &slcf->turn_secret);
+}
+
+
+/*
+ * "<secret>" or "file=<path>": a file, read once by the master (so that
+ * it may be readable by root only), holds the secret; a line break or
+ * blanks at its end are not part of it.
+ */
+
+static char *
+ngx_http_signaller_read_secret(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *secret)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_str_t        path;
+    ngx_file_info_t  fi;
+
+    if (value->len < 5 || ngx_strncmp(value->data, "file=", 5) != 0) {
+        *secret = *value;
+        goto done;
+    }
+
+    path.data = value->data + 5;
+    path.len = value->len - 5;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", path.data);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%s\" failed", path.data);
+        goto failed;
+    }
+
+    if (ngx_file_size(&fi) > NGX_HTTP_SIGNALLER_SECRET_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%s\" is larger than %d bytes",
+                           path.data, NGX_HTTP_SIGNALLER_SECRET_MAX);
+        goto failed;
+    }
+
+    secret->data = ngx_pnalloc(cf->pool, NGX_HTTP_SIGNALLER_SECRET_MAX);
+    if (secret->data == NULL) {
+        goto failed;
+    }
+
+    n = ngx_read_fd(fd, secret->data, NGX_HTTP_SIGNALLER_SECRET_MAX);
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%s\" failed", path.data);
+        goto failed;
+    }
+
+    (void) ngx_close_file(fd);
+
+    while (n && (secret->data[n - 1] == '\n' || secret->data[n - 1] == '\r'
+                 || secret->data[n - 1] == ' ' || secret->data[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    secret->len = n;
+
+done:
+
+    if (secret->len == 0) {
+        return "has an empty secret";
+    }
+
+    return NGX_CONF_OK;
+
+failed:
+
+    (void) ngx_close_file(fd);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * A list of ICE server URIs, each with one of the schemes in cmd->post;
+ * they go into JSON as they are, so quotes, backslashes, blanks and
+ * control characters are refused.
+ */
+
+char *
+ngx_http_signaller_uris(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char        *c;
+    ngx_str_t     *value, *uri, *scheme;
+    ngx_uint_t     i;
+    ngx_array_t  **uris;
+
+    uris = (ngx_array_t **) (p + cmd->offset);
+
+    if (*uris != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *uris = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                             sizeof(ngx_str_t));
+    if (*uris == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        for (scheme = cmd->post; scheme->len; scheme++) {
+            if (value[i].len > scheme->len
+                && ngx_strncasecmp(value[i].data, scheme->data, scheme->len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        for (c = value[i].data; c < value[i].data + value[i].len; c++) {
+            if (*c <= ' ' || *c >= 0x7f || *c == '"' || *c == '\\') {
+                break;
+            }
+        }
+
+        if (scheme->len == 0 || c < value[i].data + value[i].len) {
+            scheme = cmd->post;
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid URI \"%V\": it must start with "
+                               "\"%V\" or \"%V\", without blanks, quotes "
+                               "or backslashes",
+                               &value[i], &scheme[0], &scheme[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        uri = ngx_array_push(*uris);
+        if (uri == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *uri = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_signaller_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_signaller_loc_conf_t *slcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (slcf->ice_servers) {
+        return "is duplicate";
+    }
+
+    slcf->ice_servers = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_signaller_ice_handler;
 
     return NGX_CONF_OK;
 }

@@ -293,17 +293,15 @@ ngx_http_signaller_check_origin(ngx_http_request_t *r,
 
 /*
  * The last two segments of the path decide: ".../listen/<handle>" or
- * ".../connect/<handle>", the handle as in the original server's code,
- * [a-z](?:_?[a-z0-9]){2,31}.
+ * ".../connect/<handle>".
  */
 
 ngx_int_t
 ngx_http_signaller_route(ngx_http_request_t *r, ngx_str_t *handle,
     ngx_uint_t *listen)
 {
-    u_char      *p, *start, *end;
-    size_t       len;
-    ngx_uint_t   units;
+    u_char  *p, *start, *end;
+    size_t   len;
 
     start = r->uri.data;
     end = r->uri.data + r->uri.len;
@@ -336,6 +334,18 @@ ngx_http_signaller_route(ngx_http_request_t *r, ngx_str_t *handle,
     } else {
         return NGX_DECLINED;
     }
+
+    return ngx_http_signaller_handle_valid(handle);
+}
+
+
+/* the original server's handle grammar, [a-z](?:_?[a-z0-9]){2,31} */
+
+ngx_int_t
+ngx_http_signaller_handle_valid(ngx_str_t *handle)
+{
+    u_char      *p, *end;
+    ngx_uint_t   units;
 
     p = handle->data;
     end = p + handle->len;
