@@ -237,6 +237,10 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
 
+    if (slcf->secrets) {
+        ngx_http_signaller_hide_token(r);
+    }
+
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
         return rc;

@@ -492,6 +492,7 @@ char *ngx_http_signaller_status(ngx_conf_t *cf, ngx_command_t *cmd,
 
 ngx_int_t ngx_http_signaller_check_token(ngx_http_request_t *r,
     ngx_array_t *secrets, ngx_str_t *handle, ngx_uint_t roles);
+void ngx_http_signaller_hide_token(ngx_http_request_t *r);
 
 
 /* ngx_http_signaller_ice.c */

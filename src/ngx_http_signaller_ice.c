@@ -41,6 +41,12 @@ ngx_http_signaller_ice_handler(ngx_http_request_t *r)
     ngx_str_t                       id;
     ngx_http_signaller_loc_conf_t  *slcf;
 
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    if (slcf->secrets) {
+        ngx_http_signaller_hide_token(r);
+    }
+
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
     }
@@ -50,18 +56,11 @@ ngx_http_signaller_ice_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
-
     /* with signed handles, credentials only for a peer of a handle */
 
     if (slcf->secrets) {
-        if (ngx_http_arg(r, (u_char *) "handle", 6, &id) != NGX_OK
-            || ngx_http_signaller_handle_valid(&id) != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "signaller: token refused for ice \"\": "
-                          "malformed");
-            return NGX_HTTP_FORBIDDEN;
+        if (ngx_http_arg(r, (u_char *) "handle", 6, &id) != NGX_OK) {
+            ngx_str_null(&id);
         }
 
         if (ngx_http_signaller_check_token(r, slcf->secrets, &id,

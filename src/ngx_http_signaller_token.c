@@ -32,8 +32,6 @@ static ngx_uint_t ngx_http_signaller_token_role(ngx_array_t *secrets,
     ngx_str_t *handle, ngx_str_t *expiry, u_char *mac, ngx_uint_t roles);
 static ngx_int_t ngx_http_signaller_token_split(ngx_str_t *token,
     ngx_str_t *expiry, time_t *time);
-static void ngx_http_signaller_token_hide(ngx_http_request_t *r,
-    ngx_str_t *token);
 
 
 static ngx_str_t  ngx_http_signaller_roles[] = {
@@ -46,7 +44,8 @@ static ngx_str_t  ngx_http_signaller_roles[] = {
 
 /*
  * NGX_OK if the request's token is valid for the handle in one of the
- * roles; else NGX_DECLINED, and the error log says why at "info".
+ * roles; else NGX_DECLINED, and the error log says why at "info".  The
+ * handle is checked against the grammar here too, which bounds it.
  */
 
 ngx_int_t
@@ -55,16 +54,22 @@ ngx_http_signaller_check_token(ngx_http_request_t *r, ngx_array_t *secrets,
 {
     char       *why;
     time_t      time;
-    ngx_str_t   token, expiry;
+    ngx_str_t   token, expiry, shown;
+
+    /* a handle from the query may be anything: it is not echoed */
+
+    shown = *handle;
+
+    if (ngx_http_signaller_handle_valid(handle) != NGX_OK) {
+        ngx_str_null(&shown);
+    }
 
     if (ngx_http_arg(r, (u_char *) "token", 5, &token) != NGX_OK) {
         why = "missing";
         goto refused;
     }
 
-    ngx_http_signaller_token_hide(r, &token);
-
-    if (handle->len > NGX_HTTP_SIGNALLER_HANDLE_MAX
+    if (shown.len == 0
         || ngx_http_signaller_token_split(&token, &expiry, &time) != NGX_OK)
     {
         why = "malformed";
@@ -94,7 +99,7 @@ refused:
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "signaller: token refused for %V \"%V\": %s",
-                  &ngx_http_signaller_roles[roles], handle, why);
+                  &ngx_http_signaller_roles[roles], &shown, why);
 
     return NGX_DECLINED;
 }
@@ -198,25 +203,30 @@ ngx_http_signaller_token_split(ngx_str_t *token, ngx_str_t *expiry,
 
 /*
  * The request line, which nginx writes into the access log ($request) and
- * behind every error log line, shows "token=..." from here on: a token is
- * a credential until it expires.  A token that was not in the request line
- * (set by a rewrite) is left alone.
+ * behind every error log line, shows "token=..." from the content handler
+ * on, whatever the answer: a token is a credential until it expires.  A
+ * token that is not in the request line (set by a rewrite) is left alone.
  */
 
-static void
-ngx_http_signaller_token_hide(ngx_http_request_t *r, ngx_str_t *token)
+void
+ngx_http_signaller_hide_token(ngx_http_request_t *r)
 {
-    u_char  *p, *line, *end;
-    size_t   len;
+    u_char     *p, *line, *end;
+    size_t      len;
+    ngx_str_t   token;
+
+    if (ngx_http_arg(r, (u_char *) "token", 5, &token) != NGX_OK) {
+        return;
+    }
 
     line = r->request_line.data;
     end = line + r->request_line.len;
 
-    if (token->data < line || token->data + token->len > end) {
+    if (token.data < line || token.data + token.len > end) {
         return;
     }
 
-    len = r->request_line.len - token->len + sizeof("...") - 1;
+    len = r->request_line.len - token.len + sizeof("...") - 1;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -226,7 +236,7 @@ ngx_http_signaller_token_hide(ngx_http_request_t *r, ngx_str_t *token)
     r->request_line.data = p;
     r->request_line.len = len;
 
-    p = ngx_cpymem(p, line, token->data - line);
+    p = ngx_cpymem(p, line, token.data - line);
     p = ngx_cpymem(p, "...", sizeof("...") - 1);
-    ngx_memcpy(p, token->data + token->len, end - token->data - token->len);
+    ngx_memcpy(p, token.data + token.len, end - token.data - token.len);
 }

@@ -209,10 +209,13 @@ sub refused {
     is(req('POST', "/auth?handle=$h&token=$lt")->{status}, 405,
         'POST with a token: 405');
 
-    refused('', '', 'malformed', 'no arguments');
+    refused('', '', 'missing', 'no arguments');
     refused("?token=$lt", '', 'malformed', 'no handle');
     refused("?handle=&token=$lt", '', 'malformed', 'empty handle');
     refused("?handle=$h", $h, 'missing', 'no token');
+    refused("?handle=Bad-H&token=$lt", '', 'malformed', 'bad handle');
+    unlike($t->read_file('access.log') . $t->read_file('error.log'),
+        qr/\Q$lt\E/, 'a token beside a bad handle is not logged either');
     my $o = $t->handle;
     refused("?handle=$o&token=$lt", $o, 'bad signature',
         'a token for another handle');
