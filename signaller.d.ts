@@ -23,6 +23,49 @@ interface SignallerOptions {
     WebSocket?: SignallerWebSocketConstructor;
     /** Set on the socket before it opens: the type of binary signals received ("blob", "arraybuffer"; `ws` also has "nodebuffer"). Unset: the implementation's default ("blob" in browsers, Buffer with `ws`). */
     binaryType?: string;
+    /**
+     * A signed handle token (`signaller_secret`), sent as the `token` query argument of the WebSocket
+     * URL (`?token=…`, merged with any query already in the server URL). Either the token itself, or
+     * a function called at each listen()/connect() with the role ("listen" or "connect") and the
+     * handle, which returns the token or a promise of it (e.g. a fetch from the app's backend, so
+     * every attempt gets a fresh one). With a function the socket is created once it resolves:
+     * `url` and `socket` stay null meanwhile, signal() buffers, listen()/connect() again return the
+     * same promise. If the function throws or rejects, the promise rejects with that error and
+     * "error" is emitted with it (no socket, so no "close"). close() while it runs: no socket is
+     * created and the promise rejects with code 1000. An empty token (or none) adds no argument.
+     * The token is encoded as a form value (URLSearchParams); the module's tokens (digits, ".",
+     * base64url) go unchanged.
+     */
+    token?: string | SignallerTokenFunction;
+}
+
+/** Returns the token for `role` on `handle`, or a promise of it. */
+type SignallerTokenFunction = (role: "listen" | "connect", handle: string) => string | PromiseLike<string>;
+
+interface SignallerIceServersOptions {
+    /** Sent as the `handle` query argument: the endpoint requires it when it has `signaller_secret`. */
+    handle?: string;
+    /**
+     * A listen or connect token for `handle`, sent as the `token` query argument (the endpoint
+     * accepts either). A function is called as `token("connect", handle)`: the same function as
+     * the `token` option of `new Signaller()` works as it is; wrap it to ask for another role.
+     */
+    token?: string | SignallerTokenFunction;
+}
+
+/** An entry of `iceServers` as the endpoint sends it; assignable to RTCIceServer. */
+interface SignallerIceServer {
+    urls: string | string[];
+    /** TURN REST username, "<expiry>:<id>" */
+    username?: string;
+    /** base64 HMAC-SHA1 of the username with the TURN secret */
+    credential?: string;
+}
+
+/** What `Signaller.iceServers()` rejects with when the endpoint answers with a non-2xx status. */
+interface SignallerHttpError extends Error {
+    /** The HTTP status, e.g. 403 for a refused token, 404 where there is no endpoint. */
+    status: number;
 }
 
 /** The close event of the underlying WebSocket (a DOM CloseEvent in browsers). */
@@ -70,9 +113,9 @@ declare class Signaller {
     readonly server: string;
     readonly handle: string;
     readonly options: SignallerOptions;
-    /** URL of the current socket (…/listen/<handle> or …/connect/<handle>), null before listen()/connect(). */
+    /** URL of the current socket (…/listen/<handle> or …/connect/<handle>, with `?token=…` if there is one), null before listen()/connect() (and while a token function runs). */
     readonly url: string | null;
-    /** The current WebSocket, null before listen()/connect(). */
+    /** The current WebSocket, null before listen()/connect() (and while a token function runs). */
     readonly socket: SignallerWebSocketLike | null;
 
     /** Called with the socket's open event once it is open for good, as listen()/connect() resolves. */
@@ -86,7 +129,8 @@ declare class Signaller {
      * Open `<server>/listen/<handle>` and wait for a connector. Resolves with this signaller once the
      * socket is open for good: at its first signal, or when it is still open 100 ms after the
      * handshake (a refusal close comes right behind the 101); `open` is emitted then. Rejects with a
-     * SignallerError if it closes first (refused, e.g. 4009 Handle Taken, or dropped). Calling it
+     * SignallerError if it closes first (refused, e.g. 4009 Handle Taken or 4030 Forbidden for a
+     * refused token, or dropped), or with the error of a `token` function that fails. Calling it
      * again while the socket is connecting or open returns the same promise; after a close it opens
      * a new socket.
      * @throws Error if this signaller is currently connecting (connect()).
@@ -112,6 +156,15 @@ declare class Signaller {
     static isValidHandle(handle: unknown): boolean;
     /** A random valid handle (default 16 characters, about 79 bits), from crypto.getRandomValues. `length`: 3 to 32. */
     static randomHandle(length?: number): string;
+    /**
+     * Fetches a `signaller_ice_servers` endpoint (GET, `cache: "no-store"`; `url` relative to the
+     * page in a browser) and resolves to its `iceServers` array, e.g. TURN REST credentials for
+     * `new RTCPeerConnection({ iceServers: await Signaller.iceServers("/ice-servers") })`.
+     * `handle` and `token` are added as query arguments when given.
+     * Rejects with a SignallerHttpError (`status`) on a non-2xx answer, with fetch's error when
+     * the request fails, and with the token function's error if it throws or rejects.
+     */
+    static iceServers(url: string | URL, options?: SignallerIceServersOptions): Promise<SignallerIceServer[]>;
 
     /** The handle grammar. */
     static readonly HANDLE: RegExp;
@@ -150,6 +203,10 @@ declare namespace Signaller {
         SignallerCloseEvent as CloseEvent,
         SignallerError as Error,
         SignallerWebSocketLike as WebSocketLike,
+        SignallerTokenFunction as TokenFunction,
+        SignallerIceServersOptions as IceServersOptions,
+        SignallerHttpError as HttpError,
+        SignallerIceServer as IceServer,
     };
 }
 

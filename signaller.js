@@ -1,15 +1,7 @@
 /*! signaller.js 0.1.0 | WebRTC signalling client for ngx_http_signaller_module | ISC License */
 // One file, no dependencies. Loads as a classic <script> (global `Signaller`),
 // from CommonJS (`require`), and as an ES module through signaller.mjs.
-(function (root, factory) {
-    var Signaller = factory(root);
-    if (typeof module == "object" && module.exports) {
-        module.exports = Signaller;
-    } else {
-        root.Signaller = Signaller;
-    }
-})(typeof globalThis != "undefined" ? globalThis
-   : typeof self != "undefined" ? self : this, function (root) {
+(function (root) {
     "use strict";
 
     var HANDLE = /^[a-z](?:_?[a-z0-9]){2,31}$/;
@@ -40,6 +32,26 @@
 
     function noop() {}
 
+    /* url (relative to the page, in a browser) with the query arguments
+     * of q that are set */
+    function link(url, q) {
+        url = new URL(url, root.location && root.location.href);
+        for (var k in q) {
+            if (q[k]) {
+                url.searchParams.set(k, q[k]);
+            }
+        }
+        return url;
+    }
+
+    /* the token: a string, or what a function returns or resolves to; a
+     * throw rejects */
+    function token(t, role, handle) {
+        return new Promise((resolve) => {
+            resolve(typeof t == "function" ? t(role, handle) : t);
+        });
+    }
+
     class Signaller {
         constructor(server, handle, options) {
             if (!Signaller.isValidHandle(handle)) {
@@ -49,12 +61,10 @@
             this.server = server;
             this.handle = handle;
             this.options = options || {};
-            this.url = null;
-            this.socket = null;
-            this.onopen = this.onsignal = this.onclose = this.onerror = null;
+            this.url = this.socket = this.onopen = this.onsignal = this.onclose
+                = this.onerror = null;
             this._buffer = [];
             this._listeners = {};
-            this._closed = false;
         }
 
         listen() {
@@ -85,6 +95,7 @@
             var ws = this.socket;
             this._closed = true;
             this._buffer = [];
+            this._t = 0;
             if (ws && ws.readyState < 2) {
                 ws.close(code || 1000, reason);
             }
@@ -109,15 +120,16 @@
             if (f) {
                 f.call(self, arg);
             }
-            (self._listeners[type] || []).slice().forEach(function (g) {
+            (self._listeners[type] || []).slice().forEach((g) => {
                 g.call(self, arg);
             });
         }
 
         _open(mode) {
-            var self = this, ws = self.socket, WS, url, p;
+            var self = this, o = self.options, t = o.token, ws = self.socket,
+                WS, p, resolve, reject, error, open;
 
-            if (ws && ws.readyState < 2) {
+            if (self._t || ws && ws.readyState < 2) {
                 if (self._mode == mode) {
                     return self._promise;
                 }
@@ -125,23 +137,26 @@
                     + self._mode + "ing; close() first");
             }
 
-            WS = self.options.WebSocket || Signaller.WebSocket || root.WebSocket;
+            WS = o.WebSocket || Signaller.WebSocket || root.WebSocket;
             if (!WS) {
-                throw new Error("Signaller: no WebSocket implementation; pass"
-                    + " {WebSocket: require(\"ws\")} or set Signaller.WebSocket");
+                throw new Error("Signaller: no WebSocket implementation:"
+                    + " set options.WebSocket or Signaller.WebSocket");
             }
 
-            url = new URL(self.server, root.location && root.location.href);
-            url.protocol = url.protocol.replace("http", "ws");
-            url.pathname = url.pathname.replace(/\/*$/,
-                                                "/" + mode + "/" + self.handle);
-            self.url = url.href;
             self._mode = mode;
             self._closed = false;
-            ws = self.socket = new WS(self.url);
-            if (self.options.binaryType) {
-                ws.binaryType = self.options.binaryType;
-            }
+            /* the old socket, closing or closed, is no longer this session's:
+             * signal() buffers while a token function runs */
+            self.socket = self.url = null;
+            /* _t: this session's promise while its token is awaited; close()
+             * or a later session clears or replaces it */
+            p = self._t = self._promise = new Promise((a, b) => {
+                resolve = a;
+                reject = b;
+            });
+            /* callers that ignore the promise (the original API) must not get
+             * an unhandled rejection; those that await it still see it */
+            p.catch(noop);
 
             /* a closing socket of an earlier session settles its own
              * promise but reports no events into this one */
@@ -151,63 +166,104 @@
                 }
             }
 
-            p = self._promise = new Promise(function (resolve, reject) {
-                var error, open;
+            function closed(c, reason) {
+                var r = REASONS[c],
+                    e = new Error("Signaller: " + mode + " " + self.handle
+                    + " closed: " + c + " " + (reason || r || "")
+                    + (error && error.message ? " (" + error.message + ")"
+                                              : ""));
+                e.code = c;
+                e.reason = reason;
+                /* "NoSuchHandle", "HandleTaken", "AbnormalClosure"... */
+                if (r) {
+                    e.name = r.replace(/ /g, "");
+                }
+                reject(e);
+            }
 
-                /* A refused socket opens (101) and is closed at once: the
-                 * server sends its close frame right behind the 101. So the
-                 * socket counts as open, the promise resolves and "open" is
-                 * emitted, only at its first signal, or if it is still open
-                 * 100 ms after the 101 (not closing: a close frame that has
-                 * arrived makes readyState 2 before the close event). */
-                function ok() {
-                    if (ws.readyState == 1 && self._ok !== ws) {
-                        self._ok = ws;
-                        self._buffer = [];
-                        resolve(self);
-                        emit("open", open);
-                    }
+            /* A refused socket opens (101) and is closed at once: the server
+             * sends its close frame right behind the 101. So the socket
+             * counts as open, the promise resolves and "open" is emitted,
+             * only at its first signal, or if it is still open 100 ms after
+             * the 101 (not closing: a close frame that has arrived makes
+             * readyState 2 before the close event). */
+            function ok() {
+                if (ws.readyState == 1 && self._ok !== ws) {
+                    self._ok = ws;
+                    self._buffer = [];
+                    resolve(self);
+                    emit("open", open);
+                }
+            }
+
+            function start(token) {
+                var url;
+                /* close() while the token function ran: no socket */
+                if (self._t != p) {
+                    return closed(1000, "");
+                }
+                self._t = 0;
+                url = link(self.server, { token: token });
+                url.protocol = url.protocol.replace("http", "ws");
+                url.pathname = url.pathname.replace(/\/*$/,
+                                                    "/" + mode + "/" + self.handle);
+                self.url = url.href;
+                ws = self.socket = new WS(self.url);
+                if (o.binaryType) {
+                    ws.binaryType = o.binaryType;
                 }
 
-                ws.onopen = function (ev) {
+                ws.onopen = (ev) => {
                     open = ev;
-                    self._buffer.forEach(function (data) {
+                    self._buffer.forEach((data) => {
                         ws.send(data);
                     });
                     setTimeout(ok, 100);
                 };
 
-                ws.onmessage = function (ev) {
+                ws.onmessage = (ev) => {
                     ok();
                     emit("signal", ev.data);
                 };
 
-                ws.onerror = function (ev) {
+                ws.onerror = (ev) => {
                     error = ev;
                     emit("error", ev);
                 };
 
-                ws.onclose = function (ev) {
-                    var c = ev.code, r = REASONS[c],
-                        e = new Error("Signaller: " + mode + " " + self.handle
-                        + " closed: " + c + " " + (ev.reason || r || "")
-                        + (error && error.message ? " (" + error.message + ")"
-                                                  : ""));
-                    e.code = c;
-                    e.reason = ev.reason;
-                    /* "NoSuchHandle", "HandleTaken", "AbnormalClosure"... */
-                    if (r) {
-                        e.name = r.replace(/ /g, "");
-                    }
-                    reject(e);
+                ws.onclose = (ev) => {
+                    closed(ev.code, ev.reason);
                     emit("close", ev);
                 };
-            });
+            }
 
-            /* callers that ignore the promise (the original API) must not get
-             * an unhandled rejection; those that await it still see it */
-            p.catch(noop);
+            /* a token function's failure rejects and is emitted as "error";
+             * a string token (or none) opens the socket at once */
+            if (typeof t == "function") {
+                token(t, mode, self.handle).then(start).catch((e) => {
+                    if (self._t == p) {
+                        self._t = 0;
+                        self._emit("error", e);
+                    }
+                    reject(e);
+                });
+            } else {
+                start(t);
+            }
             return p;
+        }
+
+        static iceServers(url, options) {
+            var o = options || {}, h = o.handle;
+            return token(o.token, "connect", h).then((t) => fetch(
+                link(url, { handle: h, token: t }), { cache: "no-store" }
+            )).then((res) => {
+                if (!res.ok) {
+                    throw Object.assign(new Error("Signaller: iceServers(): "
+                        + res.status), { status: res.status });
+                }
+                return res.json().then((json) => json.iceServers);
+            });
         }
 
         static isValidHandle(handle) {
@@ -230,9 +286,14 @@
     Signaller.REASONS = REASONS;
     Signaller.WebSocket = null;
 
-    Object.keys(REASONS).forEach(function (code) {
+    for (var code in REASONS) {
         Signaller[REASONS[code].toUpperCase().replace(/ /g, "_")] = +code;
-    });
+    }
 
-    return Signaller;
-});
+    if (typeof module == "object" && module.exports) {
+        module.exports = Signaller;
+    } else {
+        root.Signaller = Signaller;
+    }
+})(typeof globalThis != "undefined" ? globalThis
+   : typeof self != "undefined" ? self : this);

@@ -6,6 +6,12 @@
 // DataChannel and the offer; the listener answers; both trickle their ICE
 // candidates through the signaller and close it with 1000 as soon as the peer
 // connection is up.
+//
+// Where the server has an ICE servers endpoint next to this page
+// (signaller_ice_servers at "ice-servers"), the page takes its STUN/TURN
+// servers from there, and renews them at each call (TURN REST credentials
+// expire). A token (signaller_secret) comes from Settings or ?token= in the
+// page's URL, and goes to the signaller and to the endpoint.
 "use strict";
 
 (function () {
@@ -13,7 +19,7 @@
     var ui = {
         handle: $("handle"), generate: $("generate"), hint: $("handle-hint"),
         listen: $("listen"), connect: $("connect"), hangup: $("hangup"),
-        server: $("server"), ice: $("ice"), status: $("status"), log: $("log"),
+        server: $("server"), ice: $("ice"), token: $("token"), status: $("status"), log: $("log"),
         chat: $("chat"), chatForm: $("chat-form"), message: $("message"), send: $("send")
     };
 
@@ -55,6 +61,11 @@
     var sig = null, pc = null, dc = null, chain = null, up = false, t0 = 0, sent = 0, received = 0,
         role = null, opened = false, closing = false;
 
+    /* the ICE servers endpoint: iceEndpoint once it has answered (or asked
+     * for a token); iceText is what it last put into the ICE servers field,
+     * which is renewed at each call while the user leaves it alone */
+    var ICE_URL = "ice-servers", iceEndpoint = false, iceText = null;
+
     function describe(code, reason) {
         var m = !opened && MEANING[role + code] || MEANING[code];
         return code + " " + (reason || Signaller.REASONS[code] || "") + ": "
@@ -73,6 +84,11 @@
         ui.log.appendChild(li);
         ui.log.scrollTop = ui.log.scrollHeight;
         return li;
+    }
+
+    /* a URL as logged: the token's signature left out */
+    function redact(url) {
+        return url.replace(/(token=[^&.]*\.)[^&]+/, "$1...");
     }
 
     function setStatus(state) {
@@ -124,6 +140,45 @@
         }
         v = JSON.parse(text);
         return Array.isArray(v) ? v : [v];
+    }
+
+    function showIce(servers) {
+        iceText = ui.ice.value = "[\n" + servers.map(function (s) {
+            return JSON.stringify(s);
+        }).join(",\n") + "\n]";
+    }
+
+    /* "stun:..., turn:...; TURN credentials valid until 11:32:07" */
+    function iceSummary(servers) {
+        var urls = [], until = "";
+        servers.forEach(function (s) {
+            urls = urls.concat(s.urls);
+            if (/^\d+:/.test(s.username)) {
+                until = "; TURN credentials valid until "
+                    + new Date(parseInt(s.username, 10) * 1000).toLocaleTimeString();
+            }
+        });
+        return urls.join(", ") + until;
+    }
+
+    /* The servers for a call: the field's (servers), or fresh ones from the
+     * endpoint if the field holds what it gave, or nothing. Never rejects. */
+    function iceServersFor(h, servers) {
+        var text = ui.ice.value.trim();
+        if (!iceEndpoint || text && text !== iceText) {
+            return Promise.resolve(servers);
+        }
+        return Signaller.iceServers(ICE_URL, { handle: h, token: ui.token.value.trim() })
+            .then(function (fresh) {
+                showIce(fresh);
+                log("ICE servers from " + ICE_URL + ": " + iceSummary(fresh));
+                return fresh;
+            }, function (e) {
+                log("ICE servers: " + ICE_URL + " answered " + (e.status || e.message)
+                    + (e.status === 403 ? " (it wants a token for this handle: Settings)" : "")
+                    + "; going on with " + (servers.length ? "the previous ones" : "host candidates only"));
+                return servers;
+            });
     }
 
     /* "candidate:1 1 udp 2122260223 192.0.2.2 50000 typ host ..." */
@@ -282,12 +337,16 @@
         up = opened = closing = false;
         role = mode;
         sent = received = 0;
-        chain = Promise.resolve();
+        /* signals wait for the ICE servers: the listener creates its peer
+         * connection at the offer */
+        chain = iceServersFor(h, servers).then(function (v) {
+            servers = v;
+        });
         history.replaceState(null, "", "#" + h);
         setBusy(true);
         setStatus(mode === "listen" ? "listening" : "connecting");
 
-        s = sig = new Signaller(server, h);
+        s = sig = new Signaller(server, h, ui.token.value.trim() ? { token: ui.token.value.trim() } : {});
         sig.onsignal = function (data) {
             chain = chain.then(function () {
                 return onSignal(data, servers);
@@ -299,21 +358,28 @@
         sig[mode]().then(function () {
             opened = true;
             if (mode === "listen") {
-                log("Listening at " + sig.url + ": waiting for a peer to connect to \"" + h
+                log("Listening at " + redact(sig.url) + ": waiting for a peer to connect to \"" + h
                     + "\" (open " + location.href + " in another tab)", "ok");
                 return;
             }
-            log("Connected to the listener at " + sig.url, "ok");
+            log("Connected to the listener at " + redact(sig.url), "ok");
             setStatus("negotiating");
-            createPeerConnection(servers);
-            setupChannel(pc.createDataChannel("chat"));
-            return pc.setLocalDescription().then(function () {
-                log("Sending the offer");
-                send({ description: pc.localDescription });
+            return chain.then(function () {
+                if (s !== sig) {
+                    return; /* hung up meanwhile */
+                }
+                createPeerConnection(servers);
+                setupChannel(pc.createDataChannel("chat"));
+                return pc.setLocalDescription().then(function () {
+                    log("Sending the offer");
+                    send({ description: pc.localDescription });
+                });
             });
         }).catch(function (e) {
             if (!e || e.code === undefined) {
-                fail("Could not start the call: " + e);
+                if (s === sig) {
+                    fail("Could not start the call: " + e);
+                }
             } else if (s === sig) {
                 /* refused or dropped before it was open; not an earlier,
                  * hung-up session's socket */
@@ -322,7 +388,7 @@
                     : "Signaller closed: ") + describe(e.code, e.reason));
             }
         });
-        log((mode === "listen" ? "Opening " : "Connecting to ") + sig.url);
+        log((mode === "listen" ? "Opening " : "Connecting to ") + redact(sig.url));
     }
 
     ui.generate.addEventListener("click", function () {
@@ -353,6 +419,26 @@
         ? location.origin.replace(/^http/, "ws") : "ws://127.0.0.1:8080";
     if (Signaller.isValidHandle(location.hash.slice(1))) {
         ui.handle.value = location.hash.slice(1);
+    }
+    ui.token.value = new URLSearchParams(location.search).get("token") || "";
+    /* an ICE servers endpoint next to the page? Silent if there is none. */
+    if (/^https?:$/.test(location.protocol)) {
+        Signaller.iceServers(ICE_URL).then(function (servers) {
+            iceEndpoint = true;
+            if (!ui.ice.value.trim()) {
+                showIce(servers);
+                log("ICE servers from " + ICE_URL + ": " + iceSummary(servers)
+                    + " (renewed at each call; see Settings)", "ok");
+            }
+        }, function (e) {
+            if (e.status === 403) {
+                iceEndpoint = true;
+                log("ICE servers: " + ICE_URL + " wants a token for the handle: asked at each call");
+            } else if (e.status !== 404) {
+                log("No ICE servers from " + ICE_URL + " (" + (e.status || e.message)
+                    + "): host candidates only, unless set in Settings");
+            }
+        });
     }
     if (typeof RTCPeerConnection === "undefined") {
         log("This browser has no RTCPeerConnection: WebRTC is unavailable", "error");

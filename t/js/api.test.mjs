@@ -551,3 +551,218 @@ describe("loading", () => {
         assert.equal(typeof vm.runInContext("globalThis.Signaller", ctx), "function");
     });
 });
+
+describe("token option", () => {
+    const deferred = () => {
+        let resolve, reject;
+        const promise = new Promise((a, b) => { resolve = a; reject = b; });
+        return { promise, resolve, reject };
+    };
+
+    test("a string token is the token query argument; the socket opens at once", () => {
+        const s = fake("wss://example.com/signal/", "abc", { token: "1700000000.AbC-_9" });
+        s.listen();
+        assert.equal(last().url, "wss://example.com/signal/listen/abc?token=1700000000.AbC-_9");
+        assert.equal(s.url, last().url);
+    });
+
+    test("a query already in the server URL is kept; a token there is replaced", () => {
+        fake("wss://example.com/signal?app=1&x=y", "abc", { token: "t1" }).connect();
+        assert.equal(last().url, "wss://example.com/signal/connect/abc?app=1&x=y&token=t1");
+        fake("wss://example.com/?token=old&app=1", "abc", { token: "new" }).connect();
+        assert.equal(last().url, "wss://example.com/connect/abc?token=new&app=1");
+    });
+
+    test("the token is URL-encoded", () => {
+        fake("ws://x", "abc", { token: "a b+c/d=&e" }).listen();
+        assert.equal(new URL(last().url).searchParams.get("token"), "a b+c/d=&e");
+        assert.equal(new URL(last().url).search, "?token=a+b%2Bc%2Fd%3D%26e");
+    });
+
+    test("an empty token adds no argument", () => {
+        fake("ws://x", "abc", { token: "" }).listen();
+        assert.equal(last().url, "ws://x/listen/abc");
+    });
+
+    test("a function is called with (role, handle) at each listen()/connect()", async () => {
+        const calls = [];
+        const s = fake("ws://x", "abc", { token: (role, h) => { calls.push([role, h]); return role + "-tok"; } });
+        const p = s.listen();
+        assert.equal(FakeWebSocket.instances.length, 0, "the socket waits for the token");
+        assert.equal(s.socket, null);
+        await tick();
+        assert.equal(last().url, "ws://x/listen/abc?token=listen-tok");
+        last().fireClose(1006);
+        await assert.rejects(p, { code: 1006 });
+        s.connect();
+        await tick();
+        assert.equal(last().url, "ws://x/connect/abc?token=connect-tok");
+        assert.deepEqual(calls, [["listen", "abc"], ["connect", "abc"]]);
+    });
+
+    test("an async function: signals buffer, listen() again returns the same promise, connect() throws", async (t) => {
+        mockTimers(t);
+        const d = deferred();
+        let calls = 0;
+        const s = fake("ws://x", "abc", { token: () => { calls++; return d.promise; } });
+        s.signal("early");
+        const p = s.listen();
+        s.signal("while the token is fetched");
+        assert.strictEqual(s.listen(), p);
+        assert.throws(() => s.connect(), /cannot connect\(\): already listening/);
+        assert.equal(s.url, null);
+        assert.equal(await state(p), "pending");
+        d.resolve("fresh");
+        await tick();
+        assert.equal(calls, 1);
+        assert.equal(FakeWebSocket.instances.length, 1);
+        assert.equal(s.url, "ws://x/listen/abc?token=fresh");
+        opened(t);
+        assert.equal(await p, s);
+        assert.deepEqual(last().sent, ["early", "while the token is fetched"]);
+    });
+
+    test("after a closed session, signals made while the next token is fetched are buffered", async () => {
+        const d = deferred();
+        const s = fake("ws://x", "abc", { token: () => d.promise });
+        const p = s.listen();
+        d.resolve("x");
+        await tick();
+        last().fireClose(1006);
+        await assert.rejects(p);
+        const old = last();
+        let closes = 0;
+        s.onclose = () => closes++;
+        s.listen();
+        assert.equal(s.socket, null, "the old socket is not this session's");
+        assert.equal(s.url, null);
+        s.signal("again");
+        old.fireClose(1006); // a late event of the old socket is not reported
+        assert.equal(closes, 0);
+        await tick();
+        last().fireOpen();
+        assert.deepEqual(last().sent, ["again"]);
+    });
+
+    test("a rejecting or throwing function rejects with its error and emits it as error; no socket", async () => {
+        for (const token of [() => Promise.reject(new Error("no token for you")),
+                             () => { throw new Error("no token for you"); }]) {
+            const s = fake("ws://x", "abc", { token });
+            const errors = [], closes = [];
+            s.onerror = (e) => errors.push(e);
+            s.onclose = (e) => closes.push(e);
+            const p = s.connect();
+            await assert.rejects(p, { message: "no token for you" });
+            assert.equal(errors.length, 1);
+            assert.equal(errors[0].message, "no token for you");
+            assert.deepEqual(closes, []);
+            assert.equal(FakeWebSocket.instances.length, 0);
+            assert.equal(s.socket, null);
+            // not stuck: the next attempt calls the function again
+            s.options.token = () => "ok";
+            s.listen();
+            await tick();
+            assert.equal(last().url, "ws://x/listen/abc?token=ok");
+            FakeWebSocket.instances.length = 0;
+        }
+    });
+
+    test("close() while the function runs: no socket, the promise rejects with 1000", async () => {
+        const d = deferred();
+        const s = fake("ws://x", "abc", { token: () => d.promise });
+        const errors = [];
+        s.onerror = (e) => errors.push(e);
+        const p = s.listen();
+        s.close();
+        assert.throws(() => s.signal("x"), /closed signaller/);
+        d.resolve("late");
+        await assert.rejects(p, { code: 1000, name: "NormalClosure" });
+        await tick();
+        assert.equal(FakeWebSocket.instances.length, 0);
+        assert.deepEqual(errors, []);
+        assert.equal(s.socket, null);
+    });
+
+    test("close() then listen() while the first function runs: only the second opens", async () => {
+        const d1 = deferred(), d2 = deferred();
+        const ds = [d1, d2];
+        const s = fake("ws://x", "abc", { token: () => ds.shift().promise });
+        const p1 = s.listen();
+        s.close();
+        const p2 = s.listen();
+        assert.notStrictEqual(p1, p2);
+        d2.resolve("second");
+        await tick();
+        d1.resolve("first");
+        await assert.rejects(p1, { code: 1000 });
+        await tick();
+        assert.deepEqual(FakeWebSocket.instances.map((w) => w.url), ["ws://x/listen/abc?token=second"]);
+        last().fireOpen();
+        last().fireMessage("hi");
+        assert.equal(await p2, s);
+    });
+});
+
+describe("Signaller.iceServers", () => {
+    const ICE = [{ urls: ["stun:stun.example.org"] },
+                 { urls: ["turn:turn.example.org?transport=udp"], username: "1:abc", credential: "c2VjcmV0" }];
+    const answer = (status, body) => async () => new Response(body === undefined ? JSON.stringify({ iceServers: ICE }) : body,
+                                                               { status, headers: { "Content-Type": "application/json" } });
+
+    test("GETs the URL with cache: no-store and resolves to iceServers", async (t) => {
+        const spy = t.mock.method(globalThis, "fetch", answer(200));
+        assert.deepEqual(await Signaller.iceServers("https://example.com/ice-servers"), ICE);
+        assert.equal(spy.mock.callCount(), 1);
+        const [url, init] = spy.mock.calls[0].arguments;
+        assert.equal(String(url), "https://example.com/ice-servers");
+        assert.deepEqual(init, { cache: "no-store" });
+    });
+
+    test("adds handle and token, keeping the URL's query", async (t) => {
+        const spy = t.mock.method(globalThis, "fetch", answer(200));
+        await Signaller.iceServers("https://example.com/ice?v=2", { handle: "abc", token: "123.mac" });
+        assert.equal(String(spy.mock.calls[0].arguments[0]), "https://example.com/ice?v=2&handle=abc&token=123.mac");
+    });
+
+    test("a token function is called with (\"connect\", handle); async ones are awaited", async (t) => {
+        const spy = t.mock.method(globalThis, "fetch", answer(200));
+        const calls = [];
+        await Signaller.iceServers("https://example.com/ice", {
+            handle: "abc", token: async (role, h) => { calls.push([role, h]); return "9.tok"; },
+        });
+        assert.deepEqual(calls, [["connect", "abc"]]);
+        assert.equal(String(spy.mock.calls[0].arguments[0]), "https://example.com/ice?handle=abc&token=9.tok");
+    });
+
+    test("a relative URL resolves against location (browsers)", async (t) => {
+        const spy = t.mock.method(globalThis, "fetch", answer(200));
+        globalThis.location = { href: "https://example.com/app/page.html" };
+        try {
+            await Signaller.iceServers("ice-servers");
+        } finally {
+            delete globalThis.location;
+        }
+        assert.equal(String(spy.mock.calls[0].arguments[0]), "https://example.com/app/ice-servers");
+    });
+
+    test("a non-2xx answer rejects with its status", async (t) => {
+        for (const status of [403, 404, 500]) {
+            t.mock.method(globalThis, "fetch", answer(status, "{}"));
+            await assert.rejects(Signaller.iceServers("https://example.com/ice"), (e) => {
+                assert.ok(e instanceof Error);
+                assert.equal(e.status, status);
+                assert.equal(e.message, `Signaller: iceServers(): ${status}`);
+                return true;
+            });
+        }
+    });
+
+    test("a failed fetch and a failing token function reject with their errors; no fetch without a token", async (t) => {
+        t.mock.method(globalThis, "fetch", async () => { throw new TypeError("fetch failed"); });
+        await assert.rejects(Signaller.iceServers("https://example.com/ice"), { name: "TypeError", message: "fetch failed" });
+        const spy = t.mock.method(globalThis, "fetch", answer(200));
+        await assert.rejects(Signaller.iceServers("https://example.com/ice", { token: () => { throw new Error("nope"); } }),
+                             { message: "nope" });
+        assert.equal(spy.mock.callCount(), 0);
+    });
+});

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs the JavaScript tests of signaller.js (unit tests against the real
-# module in nginx, and the Chromium end-to-end test). Installs what is
-# missing first: Debian's chromium, and the npm packages pinned in
-# package-lock.json. Exits non-zero on any failure.
+# module in nginx, and the Chromium end-to-end and TURN tests). Installs
+# what is missing first: Debian's chromium and coturn, and the npm packages
+# pinned in package-lock.json. Exits non-zero on any failure.
 #
 # Usage: sh t/js/run.sh [test files...]    (default: all t/js/*.test.mjs)
 # Needs build/ngx_http_signaller_module.so (make) and node/npm.
@@ -30,6 +30,12 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
     echo "t/js/run.sh: installing chromium"
     apt_install chromium
+fi
+
+# coturn, for the TURN test (turn.test.mjs starts its own turnserver)
+if [ ! -x /usr/bin/turnserver ]; then
+    echo "t/js/run.sh: installing coturn"
+    apt_install coturn
 fi
 
 # npm ci when node_modules is missing or older than the lock file

@@ -1,12 +1,12 @@
 // Prints the minified and minified+gzipped size of signaller.js and exits 1
-// if the gzipped figure exceeds the 1.5 KB budget.
+// if the gzipped figure exceeds the 1.75 KB budget.
 // Usage: node t/js/size.mjs [--json]
 import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { minify } from "terser";
 
-export const BUDGET = 1536;
+export const BUDGET = 1792;
 
 export async function measure() {
     const file = fileURLToPath(new URL("../../signaller.js", import.meta.url));

@@ -41,3 +41,31 @@ async function main(): Promise<void> {
     s.addEventListener("message", () => {});
 }
 void main;
+
+// signed handle tokens and the ICE servers endpoint
+async function tokens(): Promise<void> {
+    const h = Signaller.randomHandle();
+    const fixed = new Signaller("wss://example.com/", h, { token: "1700000000.abc" });
+    await fixed.listen();
+    const fresh: Signaller.TokenFunction = async (role, handle) => {
+        const r = await fetch(`/token?role=${role}&handle=${handle}`);
+        return r.text();
+    };
+    await new Signaller("wss://example.com/", h, { token: fresh }).connect();
+    await new Signaller("wss://example.com/", h, { token: (role) => (role === "listen" ? "a" : "b") }).listen();
+    const servers: RTCIceServer[] = await Signaller.iceServers("/ice-servers");
+    const pc = new RTCPeerConnection({ iceServers: await Signaller.iceServers(new URL("https://example.com/ice"), { handle: h, token: fresh }) });
+    const first: Signaller.IceServer | undefined = (await Signaller.iceServers("/ice", { handle: h, token: "t" }))[0];
+    try {
+        await Signaller.iceServers("/ice");
+    } catch (e) {
+        const status: number = (e as Signaller.HttpError).status;
+        console.log(status, servers, pc, first);
+    }
+    // @ts-expect-error a token is a string or a function
+    new Signaller("ws://x", "abc", { token: 42 });
+    // @ts-expect-error there is no "ice" role
+    const bad: Signaller.TokenFunction = (role: "ice") => role;
+    void bad;
+}
+void tokens;

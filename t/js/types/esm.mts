@@ -6,3 +6,5 @@ await s.listen();
 s.signal("x");
 const code: 4003 = Signaller.PEER_GONE;
 console.log(code);
+const ice = await Signaller.iceServers("ice-servers", { token: () => Promise.resolve("t") });
+new RTCPeerConnection({ iceServers: ice, iceTransportPolicy: "relay" });
