@@ -12,8 +12,17 @@ CC_OPT    := -g -O2 -fstack-protector-strong -Wformat \
 LD_OPT    := -Wl,-z,relro -Wl,-z,now -fPIC $(EXTRA_LD_OPT)
 SOURCES   := config ngx_http_signaller_module.c $(wildcard src/*.[ch])
 
-.PHONY: all deps run test fuzz-quick fuzz sanitize valgrind bench bench-quick \
-        clean
+# the Debian package (debian/): see .ci/deb.sh
+DEB_NAME  := libnginx-mod-http-signaller
+DEB_VER   := $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEB_ARCH  := $(shell dpkg --print-architecture 2>/dev/null)
+DEB       := $(BUILD)/$(DEB_NAME)_$(DEB_VER)_$(DEB_ARCH).deb
+DEB_FILES := $(SOURCES) signaller.js signaller.mjs signaller.d.ts README.md \
+             $(wildcard conf.example*) LICENSE package.json .ci/deb.sh \
+             $(wildcard debian/* debian/*/*)
+
+.PHONY: all deps run test deb fuzz-quick fuzz sanitize valgrind bench \
+        bench-quick clean
 
 all: $(MODULE)
 
@@ -41,11 +50,19 @@ run: deps $(MODULE)
 	$(NGINX) -p $(CURDIR)/ -c conf.example \
 	    -g 'daemon off; pid build/run/nginx.pid;'
 
-test: deps $(MODULE)
+test: deps $(MODULE) $(DEB)
 	@sh .ci/deps.sh test
 	prove -j2 -r t/
 	sh t/js/run.sh
 	$(MAKE) -C fuzz fuzz-quick
+
+# build/libnginx-mod-http-signaller_<version>_<arch>.deb, built with
+# dh-sequence-nginx in a clean copy of the tree (build/deb/), lintian-clean
+deb: $(DEB)
+
+$(DEB): $(DEB_FILES)
+	@sh .ci/deps.sh deb
+	sh .ci/deb.sh
 
 # tens of seconds per target; "fuzz" runs each for FUZZ_SECONDS (600)
 fuzz-quick fuzz: $(MODULE)

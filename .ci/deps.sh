@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages a step needs, only those that are missing.
-# Usage: deps.sh build|test|valgrind
+# Usage: deps.sh build|test|valgrind|deb
 
 set -e
 
@@ -13,6 +13,10 @@ test)
     ;;
 valgrind)
     pkgs="$pkgs perl openssl libio-socket-ssl-perl valgrind"
+    ;;
+deb)
+    # dh-sequence-nginx is nginx-dev's; no fakeroot: Rules-Requires-Root: no
+    pkgs="$pkgs debhelper dpkg-dev lintian"
     ;;
 esac
 
