@@ -1,12 +1,18 @@
 #!/bin/bash
 # Benchmarks the signaller module side by side with the floor relay.
 #
-#   bench/run.sh [--quick] [--callgrind] [--setups "floor w1 w2"]
+#   bench/run.sh [--quick] [--callgrind] [--setups "floor w1 w2 front"]
 #
 # Setups, run one after the other with the same generator and scenarios:
 #   floor  bench/floor: accepts, pairs and copies bytes, nothing more
 #   w1     nginx + module, worker_processes 1
 #   w2     nginx + module, worker_processes 2, every pair crossing workers
+#   front  a plain nginx front (conf.example.cluster's proxy settings)
+#          before a node like w1 of its own: the relay at window 1 and
+#          pairing only, to price the extra hop against w1; its server CPU
+#          is the front's and the node's together.  The front has 2 workers:
+#          a proxy holds two sockets per client, and one process may not
+#          hold more than 20,000 descriptors here (5000 pairs need 20,000)
 #
 # Crossing workers is forced, not hoped for: the server listens with
 # `reuseport`, so each worker has its own socket in one SO_REUSEPORT group,
@@ -42,7 +48,9 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 
 quick=0
 callgrind=0
-setups="floor w1 w2"
+setups="floor w1 w2 front"
+# scenarios (labels) the front takes part in
+front_labels="msg pair"
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -110,8 +118,8 @@ children() {
     done
 }
 
-nginx_conf() {    # workers port [extra main-context lines]
-    local w=$1 port=$2 prefix=$tmp/nginx-$1 mask aff i
+nginx_conf() {    # workers port [extra main-context lines] [name]
+    local w=$1 port=$2 prefix=$tmp/nginx-${4:-$1} mask aff i
     mkdir -p "$prefix/logs"
     mask=1$(for i in $(seq "$SERVER_CPU"); do printf 0; done)
     aff=$(for i in $(seq "$w"); do printf '%s ' "$mask"; done)
@@ -146,8 +154,8 @@ EOF
     server_prefix=$prefix
 }
 
-start_nginx() {    # workers port; sets server_pid, pids
-    local w=$1 prefix=$tmp/nginx-$1 i
+start_nginx() {    # workers port [extra] [name]; sets server_pid, pids
+    local w=$1 prefix=$tmp/nginx-${4:-$1} i
     nginx_conf "$@"
     rm -f "$prefix/logs/nginx.pid"
     taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" \
@@ -163,6 +171,85 @@ start_nginx() {    # workers port; sets server_pid, pids
         [ "$(echo "$pids" | tr , '\n' | grep -c .)" = "$w" ] && break
         sleep 0.1
     done
+}
+
+# The front of conf.example.cluster, reduced to what a request goes
+# through (the handle map, the consistent hash, the proxy settings), with
+# one node.
+front_conf() {    # port node-port
+    local prefix=$tmp/nginx-front mask i
+    mkdir -p "$prefix/logs" "$prefix/temp"
+    mask=1$(for i in $(seq "$SERVER_CPU"); do printf 0; done)
+    cat > "$prefix/nginx.conf" <<EOF
+worker_processes 2;
+worker_cpu_affinity $mask $mask;
+worker_rlimit_nofile 20000;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events {
+    worker_connections 19500;
+}
+http {
+    client_body_temp_path temp/body;
+    proxy_temp_path temp/proxy;
+    fastcgi_temp_path temp/fastcgi;
+    uwsgi_temp_path temp/uwsgi;
+    scgi_temp_path temp/scgi;
+    map \$uri \$signaller_handle {
+        default "";
+        ~/(?:listen|connect)/(?<handle>[^/]+)\$ \$handle;
+    }
+    map \$http_upgrade \$connection_upgrade {
+        default upgrade;
+        "" close;
+    }
+    log_format front '\$pid \$remote_addr \$uri \$status \$upstream_addr';
+    access_log logs/access.log front buffer=64k flush=1s;
+    upstream signaller_nodes {
+        hash \$signaller_handle consistent;
+        zone signaller_nodes 64k;
+        server 127.0.0.1:$2 max_fails=3 fail_timeout=10s;
+    }
+    server {
+        listen 127.0.0.1:$1 reuseport backlog=4096;
+        location / {
+            proxy_pass http://signaller_nodes;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade \$http_upgrade;
+            proxy_set_header Connection \$connection_upgrade;
+            proxy_set_header Host \$http_host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+            proxy_send_timeout 1h;
+            proxy_connect_timeout 3s;
+            proxy_next_upstream error timeout;
+        }
+    }
+}
+EOF
+}
+
+start_front() {    # port node-port; sets server_pid, pids (front and node)
+    local prefix=$tmp/nginx-front node_pids i
+    start_nginx 1 "$2" "" fnode || return 1
+    node_pids=$pids
+    front_conf "$@"
+    rm -f "$prefix/logs/nginx.pid"
+    taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" \
+        || return 1
+    for i in $(seq 50); do
+        [ -s "$prefix/logs/nginx.pid" ] && break
+        sleep 0.1
+    done
+    server_pid=$(cat "$prefix/logs/nginx.pid")
+    all_servers+=("$server_pid")
+    for i in $(seq 50); do
+        pids=$(children "$server_pid" | paste -sd,)
+        [ "$(echo "$pids" | tr , '\n' | grep -c .)" = 2 ] && break
+        sleep 0.1
+    done
+    pids=$pids,$node_pids
 }
 
 start_floor() {    # port procs; sets server_pid, pids
@@ -232,6 +319,8 @@ for setup in $setups; do
            port_of[$setup]=18082
            "$BENCH/sigbench" steer -p 18082 >&2 || notes+=("w2: steering failed")
            x_of[$setup]=-x ;;
+    front) start_front 18085 18084 || { notes+=("front: nginx did not start"); continue; }
+           port_of[$setup]=18085 ;;
     *)     echo "run.sh: unknown setup $setup" >&2; continue ;;
     esac
     pids_of[$setup]=$pids
@@ -242,6 +331,9 @@ each() {    # label sigbench-args...: every setup, REPS times
     local r s
     for r in $(seq "$REPS"); do
         for s in $active; do
+            if [ "$s" = front ]; then
+                case " $front_labels " in *" $1 "*) ;; *) continue ;; esac
+            fi
             gen "$s" "$@" ${x_of[$s]:-}
         done
     done
@@ -281,8 +373,10 @@ for s in $active; do
     [ "$s" = floor ] && continue
     log=$tmp/nginx-${s#w}/logs
     [ "$s" = w2 ] && notes+=("w2: $(crossing_report "$log/access.log")")
-    grep -E '\[(alert|crit|emerg|error)\]' "$log/error.log" \
-        | head -3 | sed "s/^/$s error.log: /" >> "$tmp/errors"
+    for l in "$log" $([ "$s" = front ] && echo "$tmp/nginx-fnode/logs"); do
+        grep -E '\[(alert|crit|emerg|error)\]' "$l/error.log" \
+            | head -3 | sed "s/^/$s error.log: /" >> "$tmp/errors"
+    done
 done
 
 # instructions per relayed message, user space only, under callgrind
@@ -441,6 +535,35 @@ END {
         printf "- instructions per relayed message (callgrind, user space, 1 worker): %.0f (floor %.0f)\n", ir["w1"], ir["floor"]
 }' "$sel")
 
+# the front's hop: the front setup against w1, the same node direct
+
+hop=$(awk '
+function kv(line,   i, a, n, p) {
+    delete f
+    n = split(line, a, " ")
+    for (i = 2; i <= n; i++) { split(a[i], p, "="); f[p[1]] = p[2] }
+}
+/^RESULT/ {
+    kv($0)
+    s = f["setup"]
+    if (s != "w1" && s != "front") next
+    if (f["label"] == "msg") k = sprintf("%08d", f["n"])
+    else if (f["label"] == "pair") k = "pair"
+    else next
+    cpu[k, s] = f["cpu_ns_op"] / 1000; p50[k, s] = f["p50_us"]; n[k] = f["n"]
+    if (!(k in seen)) { seen[k] = 1; keys[nk++] = k }
+}
+END {
+    for (i = 0; i < nk; i++) {
+        k = keys[i]
+        if (!((k, "w1") in cpu) || !((k, "front") in cpu) || cpu[k, "w1"] <= 0) continue
+        if (k == "pair")
+            printf "- through a front, per pairing (c=%d): %.0f us, direct %.0f us (%.2f x w1); p50 cycle %s vs %s us\n", n[k], cpu[k, "front"], cpu[k, "w1"], cpu[k, "front"] / cpu[k, "w1"], p50[k, "front"], p50[k, "w1"]
+        else
+            printf "- through a front, 64 B, %d pairs, window 1: %.2f us/msg, direct %.2f (%.2f x w1); p50 round trip %s vs %s us\n", n[k], cpu[k, "front"], cpu[k, "w1"], cpu[k, "front"] / cpu[k, "w1"], p50[k, "front"], p50[k, "w1"]
+    }
+}' "$sel")
+
 echo
 echo "$table" | grep -v '^|---' | sed 's/^| //; s/ |$//' | column -t -s '|'
 for n in "${notes[@]}"; do echo "note: $n"; done
@@ -448,6 +571,7 @@ for n in "${notes[@]}"; do echo "note: $n"; done
 echo "machine: $machine"
 echo "targets:"
 echo "$targets"
+[ -n "$hop" ] && echo "the front's hop:" && echo "$hop"
 
 # plot: throughput and p99 against pairs, closed loop window 1
 
@@ -495,7 +619,9 @@ report=$RESULTS/report-$stamp.md
     echo "Machine: $machine. Server on CPU $SERVER_CPU, generator on CPU $CLIENT_CPU."
     echo
     echo "Setups: **floor** (bench/floor.c, byte copy), **w1** (module, 1 worker),"
-    echo "**w2** (module, 2 workers, every pair steered across workers)."
+    echo "**w2** (module, 2 workers, every pair steered across workers),"
+    echo "**front** (a plain nginx front as in conf.example.cluster, 2 workers,"
+    echo "before a node like w1: server CPU is the front's and the node's)."
     echo "Server CPU is per relayed message (msg), per pairing (pair: two"
     echo "handshakes, one relayed message, two closes) or Pss bytes per idle"
     echo "listener (idle); \"x floor\" is the ratio to the floor's figure."
@@ -507,6 +633,12 @@ report=$RESULTS/report-$stamp.md
     echo
     echo "$targets"
     echo
+    if [ -n "$hop" ]; then
+        echo "The front's hop:"
+        echo
+        echo "$hop"
+        echo
+    fi
     for n in "${notes[@]}"; do echo "- $n"; done
     [ -s "$tmp/errors" ] && sed 's/^/- /' "$tmp/errors"
     echo
@@ -533,6 +665,7 @@ if [ -f "$readme" ] && grep -q '^<!-- results -->' "$readme"; then
         echo
         echo "$targets"
         echo
+        [ -n "$hop" ] && echo "$hop" && echo
         for n in "${notes[@]}"; do echo "- $n"; done
         echo
         echo "![plot](results/latest.png)"

@@ -15,6 +15,10 @@ package Signaller::Test;
 #   $t->stop;                         # SIGQUIT, wait, check error.log
 #   done_testing;
 #
+#   $t->run($conf, full => 1);       # $conf is a whole nginx.conf (it
+#                                     # must have `daemon off;`), only
+#                                     # its placeholders expanded
+#
 #   $t->run($http, wrap => ['unshare', '--pid', '--fork']);
 #                                     # nginx started by a command that runs
 #                                     # it as its one child (signals go to
@@ -227,6 +231,13 @@ EOF
     return $self->_expand($conf);
 }
 
+# What run() and reload() write: conf_text() around an http{} body, or
+# with full => 1 a whole nginx.conf, placeholders expanded.
+sub _conf {
+    my ($self, $text, %o) = @_;
+    return $o{full} ? $self->_expand($text) : $self->conf_text($text, %o);
+}
+
 sub write_file {
     my ($self, $name, $content) = @_;
     my $path = "$self->{prefix}/$name";
@@ -269,7 +280,7 @@ sub run {
 
     $self->{conf} = $http;
     $self->{conf_opts} = \%o;
-    my $file = $self->write_file('nginx.conf', $self->conf_text($http, %o));
+    my $file = $self->write_file('nginx.conf', $self->_conf($http, %o));
 
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {
@@ -418,7 +429,7 @@ sub reload {
         $self->{conf_opts} = { %{$self->{conf_opts}}, %o };
     }
     $self->write_file('nginx.conf',
-        $self->conf_text($self->{conf}, %{$self->{conf_opts}}));
+        $self->_conf($self->{conf}, %{$self->{conf_opts}}));
     my @old = $self->all_worker_pids;
     kill 'HUP', $self->master_pid;
     my @new = $self->wait_workers(
