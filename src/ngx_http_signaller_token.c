@@ -31,7 +31,7 @@
 static ngx_uint_t ngx_http_signaller_token_role(ngx_array_t *secrets,
     ngx_str_t *handle, ngx_str_t *expiry, u_char *mac, ngx_uint_t roles);
 static ngx_int_t ngx_http_signaller_token_split(ngx_str_t *token,
-    ngx_str_t *expiry, time_t *time);
+    ngx_str_t *expiry, time_t *expires);
 
 
 static ngx_str_t  ngx_http_signaller_roles[] = {
@@ -53,7 +53,7 @@ ngx_http_signaller_check_token(ngx_http_request_t *r, ngx_array_t *secrets,
     ngx_str_t *handle, ngx_uint_t roles)
 {
     char       *why;
-    time_t      time;
+    time_t      expires;
     ngx_str_t   token, expiry, shown;
 
     /* a handle from the query may be anything: it is not echoed */
@@ -70,7 +70,8 @@ ngx_http_signaller_check_token(ngx_http_request_t *r, ngx_array_t *secrets,
     }
 
     if (shown.len == 0
-        || ngx_http_signaller_token_split(&token, &expiry, &time) != NGX_OK)
+        || ngx_http_signaller_token_split(&token, &expiry, &expires)
+           != NGX_OK)
     {
         why = "malformed";
         goto refused;
@@ -88,7 +89,7 @@ ngx_http_signaller_check_token(ngx_http_request_t *r, ngx_array_t *secrets,
         goto refused;
     }
 
-    if (time <= ngx_time()) {
+    if (expires <= ngx_time()) {
         why = "expired";
         goto refused;
     }
@@ -165,7 +166,7 @@ ngx_http_signaller_token_role(ngx_array_t *secrets, ngx_str_t *handle,
 
 static ngx_int_t
 ngx_http_signaller_token_split(ngx_str_t *token, ngx_str_t *expiry,
-    time_t *time)
+    time_t *expires)
 {
     u_char  *p, *end;
 
@@ -195,9 +196,9 @@ ngx_http_signaller_token_split(ngx_str_t *token, ngx_str_t *expiry,
         }
     }
 
-    *time = ngx_atotm(expiry->data, expiry->len);
+    *expires = ngx_atotm(expiry->data, expiry->len);
 
-    return *time == NGX_ERROR ? NGX_ERROR : NGX_OK;
+    return *expires == NGX_ERROR ? NGX_ERROR : NGX_OK;
 }
 
 
