@@ -25,7 +25,7 @@
 import { spawn, execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { mkdtemp, mkdir, writeFile, readFile, rm, copyFile } from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import net from "node:net";
 import path from "node:path";
@@ -37,16 +37,34 @@ export const NGINX = process.env.NGINX_BINARY || "/usr/sbin/nginx";
 
 const BAD_LOG = /\[(alert|crit|emerg)\]|Sanitizer|runtime error:/;
 
-export function freePort() {
-    return new Promise((resolve, reject) => {
+// A free port below the kernel's ephemeral range: one inside it may be
+// taken by any outgoing connection between this check and nginx's bind().
+const EPHEMERAL_LOW = (() => {
+    try {
+        const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]);
+        return low > 12000 ? low : 32768;
+    } catch {
+        return 32768;
+    }
+})();
+
+function tryPort(port) {
+    return new Promise((resolve) => {
         const srv = net.createServer();
         srv.unref();
-        srv.on("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
+        srv.on("error", () => resolve(false));
+        srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
     });
+}
+
+export async function freePort() {
+    for (let i = 0; i < 200; i++) {
+        const port = 10000 + Math.floor(Math.random() * (EPHEMERAL_LOW - 10000));
+        if (await tryPort(port)) {
+            return port;
+        }
+    }
+    throw new Error("no free port below " + EPHEMERAL_LOW);
 }
 
 function waitForPort(port, ms) {

@@ -140,11 +140,20 @@ sub port {
     return $self->{ports}[$n];
 }
 
+# Ports below the kernel's ephemeral range: one inside it may be taken by
+# any outgoing connection (a test's clients, a proxy's upstream) between
+# this check and nginx's bind().
+my ($ephemeral_low) = do {
+    open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range';
+    split ' ', ($fh ? scalar <$fh> : '') // '';
+};
+$ephemeral_low = 32768 unless $ephemeral_low && $ephemeral_low > 12000;
+
 sub _free_port {
     my ($taken) = @_;
     my %taken = map { defined $_ ? ($_ => 1) : () } @$taken;
     for (1 .. 200) {
-        my $p = 20000 + int(rand(40000));
+        my $p = 10000 + int(rand($ephemeral_low - 10000));
         next if $taken{$p};
         my $s = IO::Socket::INET->new(
             LocalAddr => '127.0.0.1', LocalPort => $p, Proto => 'tcp',
