@@ -72,7 +72,10 @@ ngx_http_signaller_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    /* debug logging reads a timer's data as a connection: never NULL */
+
     ngx_http_signaller_sweep.handler = ngx_http_signaller_sweep_handler;
+    ngx_http_signaller_sweep.data = cycle;
     ngx_http_signaller_sweep.log = cycle->log;
     ngx_http_signaller_sweep.cancelable = 1;
 
