@@ -1,7 +1,7 @@
 #!/bin/bash
 # Benchmarks the signaller module side by side with the floor relay.
 #
-#   bench/run.sh [--quick] [--callgrind] [--setups "floor w1 w2 front"]
+#   bench/run.sh [--quick] [--callgrind] [--setups "floor w1 w2 front peerjs nchan"]
 #
 # Setups, run one after the other with the same generator and scenarios:
 #   floor  bench/floor: accepts, pairs and copies bytes, nothing more
@@ -13,6 +13,16 @@
 #          is the front's and the node's together.  The front has 2 workers:
 #          a proxy holds two sockets per client, and one process may not
 #          hold more than 20,000 descriptors here (5000 pairs need 20,000)
+#   peerjs the PeerJS server (npm package "peer", pinned in
+#          bench/peers/package.json, installed with `npm ci --prefix
+#          bench/peers` when missing), one node process; its own JSON
+#          protocol (sigbench -T peerjs)
+#   nchan  Debian's libnginx-mod-nchan (installed with apt-get when
+#          missing) in its own nginx, 1 worker: a pair is two channels,
+#          one per direction, each side publishing to one and subscribing
+#          to the other over one WebSocket (sigbench -T nchan)
+# A peer that cannot be installed or started is skipped, and the report
+# says so.
 #
 # Crossing workers is forced, not hoped for: the server listens with
 # `reuseport`, so each worker has its own socket in one SO_REUSEPORT group,
@@ -29,6 +39,11 @@
 # divided by the operations in it.  Note that on loopback the receiving
 # side's TCP processing runs in the sender's context, so both the floor and
 # nginx are charged for delivering what they write.
+#
+# The idle scenario also reads the kernel's share (Slab and SUnreclaim from
+# /proc/meminfo, TCP sockets and pages from /proc/net/sockstat) before and
+# after the listeners connect: per TCP socket, and so per server-side socket
+# of a waiting listener, next to the server's Pss per listener.
 #
 # Output: a table on stdout, bench/results/report-<time>.md (copied to
 # bench/results/latest.md), bench/results/plot-<time>.png (latest.png) and
@@ -48,16 +63,21 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 
 quick=0
 callgrind=0
-setups="floor w1 w2 front"
+setups="floor w1 w2 front peerjs nchan"
+NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
+PEERS=$BENCH/peers
 # scenarios (labels) the front takes part in
 front_labels="msg pair"
+# and the peers (window 1, window W, pairing; and idle); --quick runs them
+# at window 1 only with the most pairs
+peer_labels="msg msgwin pair"
 
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
     --callgrind) callgrind=1 ;;
     --setups) setups=$2; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,50p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -65,6 +85,8 @@ done
 
 if [ $quick = 1 ]; then
     MSG_PAIRS="1 10 100"
+    PEER_MSG_PAIRS="100"
+    INSTALL_TIMEOUT=45      # a peer that takes longer to install is skipped
     DUR=1; WARM=0.3; REPS=1
     PAIR_CONC=32
     OPEN_PAIRS=100; OPEN_RATE=5000
@@ -73,6 +95,8 @@ if [ $quick = 1 ]; then
     CG_COUNT=2000
 else
     MSG_PAIRS="1 10 100 1000 5000"
+    PEER_MSG_PAIRS=$MSG_PAIRS
+    INSTALL_TIMEOUT=180
     DUR=3; WARM=1; REPS=3
     PAIR_CONC=64
     OPEN_PAIRS=1000; OPEN_RATE=5000
@@ -264,6 +288,112 @@ start_floor() {    # port procs; sets server_pid, pids
     fi
 }
 
+# The peers: what a user would pick instead, installed from npm or Debian.
+# Each sets why it cannot run and returns 1; the setup is then skipped.
+
+peer_version() {
+    sed -n 's/^[[:space:]]*"version": "\(.*\)",$/\1/p' \
+        "$PEERS/node_modules/peer/package.json" 2>/dev/null | head -1
+}
+
+wait_port() {    # port: until something listens on it (5 s)
+    local i
+    for i in $(seq 50); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+start_peerjs() {    # port; sets server_pid, pids
+    local v
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        why="node and npm are not installed"; return 1
+    fi
+    v=$(node -p 'process.versions.node.split(".")[0]')
+    [ "$v" -ge 14 ] 2>/dev/null || { why="node $v is too old"; return 1; }
+    if [ ! -f "$PEERS/node_modules/peer/package.json" ]; then
+        echo "run.sh: npm ci --prefix bench/peers (the PeerJS server)" >&2
+        timeout "$INSTALL_TIMEOUT" npm ci --prefix "$PEERS" --no-audit --no-fund \
+            --loglevel=error >"$tmp/npm.log" 2>&1 \
+            || { why="npm ci failed: $(tail -1 "$tmp/npm.log")"; return 1; }
+    fi
+    # as many descriptors as nginx's workers get
+    ( ulimit -n 20000 2>/dev/null
+      exec taskset -c "$SERVER_CPU" node "$PEERS/peerjs.mjs" "$1" \
+          >"$tmp/peerjs.log" 2>&1 ) &
+    server_pid=$!
+    all_servers+=("$server_pid")
+    wait_port "$1" \
+        || { why="node did not listen: $(tail -1 "$tmp/peerjs.log")"; return 1; }
+    pids=$server_pid
+}
+
+start_nchan() {    # port; sets server_pid, pids
+    local prefix=$tmp/nginx-nchan mask sudo= i apt
+    if [ ! -f "$NCHAN_MODULE" ]; then
+        [ "$(id -u)" -eq 0 ] || sudo=sudo
+        echo "run.sh: apt-get install libnginx-mod-nchan" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        # only the download is timed (and may be cut short), not dpkg
+        apt="$sudo apt-get -y -qq --no-install-recommends"
+        { timeout "$INSTALL_TIMEOUT" $apt --download-only install \
+              libnginx-mod-nchan >>"$tmp/apt.log" 2>&1 \
+          || { timeout "$INSTALL_TIMEOUT" $apt update >>"$tmp/apt.log" 2>&1 \
+               && timeout "$INSTALL_TIMEOUT" $apt --download-only install \
+                      libnginx-mod-nchan >>"$tmp/apt.log" 2>&1; }; } \
+        && $apt install libnginx-mod-nchan >>"$tmp/apt.log" 2>&1
+        [ -f "$NCHAN_MODULE" ] \
+            || { why="libnginx-mod-nchan could not be installed"; return 1; }
+    fi
+    mkdir -p "$prefix/logs"
+    mask=1$(for i in $(seq "$SERVER_CPU"); do printf 0; done)
+    # side a publishes to <h>_ab and reads <h>_ba, side b the reverse
+    cat > "$prefix/nginx.conf" <<EOF
+load_module $NCHAN_MODULE;
+worker_processes 1;
+worker_cpu_affinity $mask;
+worker_rlimit_nofile 20000;
+error_log logs/error.log warn;
+pid logs/nginx.pid;
+events {
+    worker_connections 19500;
+}
+http {
+    log_format bench '\$pid \$remote_addr \$request_uri \$status';
+    access_log logs/access.log bench buffer=64k flush=1s;
+    server {
+        listen 127.0.0.1:$1 reuseport backlog=4096;
+        location ~ ^/pair/(\w+)/a\$ {
+            nchan_pubsub websocket;
+            nchan_publisher_channel_id \$1_ab;
+            nchan_subscriber_channel_id \$1_ba;
+        }
+        location ~ ^/pair/(\w+)/b\$ {
+            nchan_pubsub websocket;
+            nchan_publisher_channel_id \$1_ba;
+            nchan_subscriber_channel_id \$1_ab;
+        }
+    }
+}
+EOF
+    rm -f "$prefix/logs/nginx.pid"
+    taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" \
+        2>"$tmp/nchan.log" \
+        || { why="nginx with nchan did not start: $(tail -1 "$tmp/nchan.log")"; return 1; }
+    for i in $(seq 50); do
+        [ -s "$prefix/logs/nginx.pid" ] && break
+        sleep 0.1
+    done
+    server_pid=$(cat "$prefix/logs/nginx.pid")
+    all_servers+=("$server_pid")
+    for i in $(seq 50); do
+        pids=$(children "$server_pid" | paste -sd,)
+        [ -n "$pids" ] && break
+        sleep 0.1
+    done
+}
+
 stop_server() {    # pid
     kill -TERM "$1" 2>/dev/null
     for _ in $(seq 50); do
@@ -286,7 +416,8 @@ gen() {    # setup label sigbench-args...
     local setup=$1 label=$2 out
     shift 2
     out=$(taskset -c "$CLIENT_CPU" "$BENCH/sigbench" "$@" \
-          -p "${port_of[$setup]}" -P "${pids_of[$setup]}" -l "$label" 2>&1)
+          -p "${port_of[$setup]}" -P "${pids_of[$setup]}" -l "$label" \
+          ${proto_of[$setup]:+-T ${proto_of[$setup]}} 2>&1)
     echo "$out" | grep -v '^RESULT' | sed "s/^/    [$setup] /" >&2
     echo "$out" | grep '^RESULT' | sed "s/^RESULT /RESULT setup=$setup /" \
         >> "$raw"
@@ -306,7 +437,7 @@ crossing_report() {    # access log
 # each setup in turn, REPS times, so that a change in the machine's load
 # hits all setups alike; the run with the median CPU per operation is kept
 
-declare -A port_of pids_of x_of
+declare -A port_of pids_of x_of proto_of
 all_servers=()
 active=
 
@@ -321,6 +452,15 @@ for setup in $setups; do
            x_of[$setup]=-x ;;
     front) start_front 18085 18084 || { notes+=("front: nginx did not start"); continue; }
            port_of[$setup]=18085 ;;
+    peerjs|nchan)
+           why=
+           if ! start_$setup $([ $setup = peerjs ] && echo 18086 || echo 18087); then
+               notes+=("$setup: skipped: $why")
+               echo "run.sh: $setup skipped: $why" >&2
+               continue
+           fi
+           port_of[$setup]=$([ $setup = peerjs ] && echo 18086 || echo 18087)
+           proto_of[$setup]=$setup ;;
     *)     echo "run.sh: unknown setup $setup" >&2; continue ;;
     esac
     pids_of[$setup]=$pids
@@ -333,6 +473,12 @@ each() {    # label sigbench-args...: every setup, REPS times
         for s in $active; do
             if [ "$s" = front ]; then
                 case " $front_labels " in *" $1 "*) ;; *) continue ;; esac
+            fi
+            if [ "$s" = peerjs ] || [ "$s" = nchan ]; then
+                case " $peer_labels " in *" $1 "*) ;; *) continue ;; esac
+                if [ "$1" = msg ]; then
+                    case " $PEER_MSG_PAIRS " in *" $n "*) ;; *) continue ;; esac
+                fi
             fi
             gen "$s" "$@" ${x_of[$s]:-}
         done
@@ -364,6 +510,8 @@ for s in $active; do
         ;;
     w1) gen w1 idle idle -n "$IDLE_1W" -d 1 ;;
     w2) gen w2 idle idle -n "$IDLE_2W" -d 1 ;;
+    # one process each, as w1
+    peerjs|nchan) gen "$s" idle idle -n "$IDLE_1W" -d 1 ;;
     esac
 done
 
@@ -371,6 +519,11 @@ stop_servers
 
 for s in $active; do
     [ "$s" = floor ] && continue
+    if [ "$s" = peerjs ]; then
+        grep -i 'error' "$tmp/peerjs.log" | head -3 \
+            | sed "s/^/peerjs log: /" >> "$tmp/errors"
+        continue
+    fi
     log=$tmp/nginx-${s#w}/logs
     [ "$s" = w2 ] && notes+=("w2: $(crossing_report "$log/access.log")")
     for l in "$log" $([ "$s" = front ] && echo "$tmp/nginx-fnode/logs"); do
@@ -564,8 +717,90 @@ END {
     }
 }' "$sel")
 
+# side by side: one line per setup, the figures a user compares; and the
+# whole cost of a waiting listener, user space and kernel.  Per-setup
+# figures also go to $tmp/summary.dat for the plot.
+
+summary=$(awk -v win="$WIN" -v order="$setups" -v dat="$tmp/summary.dat" '
+function kv(line,   i, a, n, p) {
+    delete f
+    n = split(line, a, " ")
+    for (i = 2; i <= n; i++) { split(a[i], p, "="); f[p[1]] = p[2] }
+}
+function us(v) { return v == "" ? "-" : sprintf("%.1f us", v / 1000) }
+function nan(k, s, d) { return ((k, s) in m) && m[k, s] != "" ? sprintf("%.3f", m[k, s] / d) : "NaN" }
+function x(v, s, k) {
+    if (v == "" || s == "floor" || !((k, "floor") in m) || m[k, "floor"] <= 0) return ""
+    return sprintf(" (%.2f x)", v / m[k, "floor"])
+}
+/^RESULT/ {
+    kv($0)
+    s = f["setup"]
+    if (f["label"] == "msg") { m["msg", s, f["n"]] = f["cpu_ns_op"]; have[s, f["n"]] = 1; if (s == "floor" && f["n"] + 0 > nmax) nmax = f["n"] + 0 }
+    if (f["label"] == "msgwin") m["win", s] = f["cpu_ns_op"]
+    if (f["label"] == "pair") m["pair", s] = f["cpu_ns_op"]
+    if (f["label"] == "idle") {
+        m["pss", s] = f["pss_per_conn_b"]; m["kern", s] = f["kern_per_sock_b"]
+        m["slab", s] = f["slab_per_sock_b"]; m["unrec", s] = f["sunreclaim_per_sock_b"]
+        m["buf", s] = f["tcpmem_per_sock_b"]; m["idle_n", s] = f["n"]
+        m["idle_err", s] = f["errors"]; m["idle_est", s] = f["established"]
+    }
+}
+END {
+    ns = split(order, o, " ")
+    # window 1 at the most pairs the floor ran
+    for (i = 1; i <= ns; i++) { s = o[i]; if ((s, nmax) in have) m["w1", s] = m["msg", s, nmax] }
+    printf "| setup | CPU/msg, %d pairs, window 1 | CPU/msg, window %d | CPU/pairing | Pss per idle connection | kernel per idle socket | waiting listeners per GiB |\n", nmax, win
+    print "|---|---:|---:|---:|---:|---:|---:|"
+    for (i = 1; i <= ns; i++) {
+        s = o[i]
+        if (!((("w1", s) in m) || (("pair", s) in m) || (("pss", s) in m))) continue
+        tot = ("pss", s) in m ? m["pss", s] + m["kern", s] : 0
+        printf "| %s | %s%s | %s%s | %s%s | %s | %s | %s |\n", s,
+            us(m["w1", s]), x(m["w1", s], s, "w1"),
+            us(m["win", s]), x(m["win", s], s, "win"),
+            us(m["pair", s]), x(m["pair", s], s, "pair"),
+            (("pss", s) in m) ? sprintf("%d B", m["pss", s]) : "-",
+            (("kern", s) in m) ? sprintf("%d B", m["kern", s]) : "-",
+            (tot > 0 ? sprintf("%d", 1073741824 / tot) : "-")
+        printf "%s %s %s %s %s %s\n", s, nan("w1", s, 1000), nan("win", s, 1000),
+            nan("pair", s, 1000), nan("pss", s, 1), nan("kern", s, 1) > dat
+    }
+}' "$sel")
+
+wholecost=$(awk -v order="$setups" '
+function kv(line,   i, a, n, p) {
+    delete f
+    n = split(line, a, " ")
+    for (i = 2; i <= n; i++) { split(a[i], p, "="); f[p[1]] = p[2] }
+}
+/^RESULT/ && / label=idle / { kv($0); for (k in f) r[f["setup"], k] = f[k]; seen[f["setup"]] = 1 }
+END {
+    print "| setup | listeners | TCP sockets added | server Pss per listener | kernel slab per socket (unreclaimable) | TCP buffer pages per socket | kernel + Pss per listener | waiting listeners per GiB |"
+    print "|---|---:|---:|---:|---:|---:|---:|---:|"
+    ns = split(order, o, " ")
+    for (i = 1; i <= ns; i++) {
+        s = o[i]
+        if (!(s in seen)) continue
+        # idle sockets hold no buffers; the counter moves by per-CPU batches
+        buf = r[s, "tcpmem_per_sock_b"] + 0
+        if (buf < 0) buf = 0
+        tot = r[s, "pss_per_conn_b"] + r[s, "kern_per_sock_b"]
+        printf "| %s | %d | %d | %d B | %d B (%d B) | %d B | %d B | %s |\n", s, r[s, "n"],
+            r[s, "tcp_inuse1"] - r[s, "tcp_inuse0"], r[s, "pss_per_conn_b"],
+            r[s, "slab_per_sock_b"], r[s, "sunreclaim_per_sock_b"], buf, tot,
+            (tot > 0 ? sprintf("%d", 1073741824 / tot) : "-")
+    }
+}' "$sel")
+
 echo
 echo "$table" | grep -v '^|---' | sed 's/^| //; s/ |$//' | column -t -s '|'
+echo
+echo "side by side:"
+echo "$summary" | grep -v '^|---' | sed 's/^| //; s/ |$//' | column -t -s '|'
+echo
+echo "waiting listener, whole cost:"
+echo "$wholecost" | grep -v '^|---' | sed 's/^| //; s/ |$//' | column -t -s '|'
 for n in "${notes[@]}"; do echo "note: $n"; done
 [ -s "$tmp/errors" ] && cat "$tmp/errors"
 echo "machine: $machine"
@@ -573,7 +808,9 @@ echo "targets:"
 echo "$targets"
 [ -n "$hop" ] && echo "the front's hop:" && echo "$hop"
 
-# plot: throughput and p99 against pairs, closed loop window 1
+# plot: throughput, p99 and CPU against pairs, closed loop window 1; below,
+# per setup: CPU per message at window W, per pairing, bytes per waiting
+# listener (server Pss and the kernel's share)
 
 awk '/^RESULT/ && / label=msg / {
     for (i = 2; i <= NF; i++) { split($i, p, "="); f[p[1]] = p[2] }
@@ -591,10 +828,11 @@ if command -v gnuplot >/dev/null && [ -s "$tmp/plot.dat" ]; then
             sep=", "
         done
     }
+    sd=$tmp/summary.dat
     gnuplot <<EOF
-set terminal png size 1200,420
+set terminal png size 1200,840
 set output "$png"
-set multiplot layout 1,3 title "signaller relay, 64-byte messages, echo, window 1"
+set multiplot layout 2,3 title "signaller relay and its peers, 64-byte messages, echo (top: window 1 against pairs; bottom: per setup)"
 set logscale x
 set xlabel "pairs"
 set grid
@@ -607,6 +845,23 @@ plot $(plots 4)
 unset logscale y
 set ylabel "server CPU per message (us)"
 plot $(plots 5)
+unset logscale x
+unset xlabel
+set style data histograms
+set style histogram rowstacked
+set style fill solid 0.7 border -1
+set boxwidth 0.6
+set yrange [0:*]
+unset grid
+set grid ytics
+set offsets 0, 0, graph 0.25, 0
+set ylabel "server CPU per message, window $WIN (us)"
+plot "$sd" using 3:xtic(1) notitle
+set ylabel "server CPU per pairing (us)"
+plot "$sd" using 4:xtic(1) notitle
+set key top left Left reverse
+set ylabel "bytes per waiting listener"
+plot "$sd" using 5:xtic(1) title "server Pss", "" using 6 title "kernel (slab, buffers)"
 unset multiplot
 EOF
     cp "$png" "$RESULTS/latest.png"
@@ -622,12 +877,34 @@ report=$RESULTS/report-$stamp.md
     echo "**w2** (module, 2 workers, every pair steered across workers),"
     echo "**front** (a plain nginx front as in conf.example.cluster, 2 workers,"
     echo "before a node like w1: server CPU is the front's and the node's)."
+    echo "The peers, what a user would pick instead, with the same generator:"
+    echo "**peerjs** (the PeerJS server, npm \`peer\` $(peer_version), one node"
+    echo "process: the 64-byte message is the payload of an OFFER/ANSWER, the"
+    echo "JSON envelope comes on top; a pairing is two peers opening, one"
+    echo "message, both closing) and **nchan** (Debian's libnginx-mod-nchan"
+    echo "$(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null), 1 worker: two channels per pair, one per"
+    echo "direction, over one WebSocket per side; a pairing is both sides"
+    echo "connecting, one message, both closing). Neither pairs the two sides"
+    echo "nor closes one when the other leaves, as the module does."
     echo "Server CPU is per relayed message (msg), per pairing (pair: two"
     echo "handshakes, one relayed message, two closes) or Pss bytes per idle"
     echo "listener (idle); \"x floor\" is the ratio to the floor's figure."
     echo "Latency is the round trip (two relays) for msg and the whole cycle for pair."
     echo
     echo "$table"
+    echo
+    echo "Side by side (\"x\": to the floor):"
+    echo
+    echo "$summary"
+    echo
+    echo "A waiting listener, whole cost: the server's Pss, and the kernel's"
+    echo "slab (/proc/meminfo Slab; SUnreclaim in brackets) and TCP buffer pages"
+    echo "(/proc/net/sockstat) before and after the idle scenario, over the TCP"
+    echo "sockets it added: both ends are this kernel's sockets of one kind,"
+    echo "so that is the cost of the server's socket; listeners per GiB from"
+    echo "their sum (machine-wide counters: other activity adds noise):"
+    echo
+    echo "$wholecost"
     echo
     echo "Targets (issue 6):"
     echo
@@ -652,7 +929,7 @@ cp "$report" "$RESULTS/latest.md"
 sed -i "s/$(basename "$png")/latest.png/" "$RESULTS/latest.md"
 echo "report: $report"
 
-# bench/README.md shows the latest table between its markers
+# bench/README.md shows the latest tables between its markers
 
 readme=$BENCH/README.md
 if [ -f "$readme" ] && grep -q '^<!-- results -->' "$readme"; then
@@ -662,6 +939,15 @@ if [ -f "$readme" ] && grep -q '^<!-- results -->' "$readme"; then
         echo "Latest run ($(date -u '+%Y-%m-%d')$([ $quick = 1 ] && echo ', --quick')), $machine:"
         echo
         echo "$table"
+        echo
+        echo "Side by side (\"x\": to the floor):"
+        echo
+        echo "$summary"
+        echo
+        echo "A waiting listener, whole cost (server Pss, kernel slab and TCP"
+        echo "buffer pages per socket):"
+        echo
+        echo "$wholecost"
         echo
         echo "$targets"
         echo

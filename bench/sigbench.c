@@ -18,11 +18,26 @@
  * frames, so it works against nginx and against bench/floor.c, which
  * forwards the bytes verbatim.
  *
+ * -T picks the protocol of the server, for the servers a user would pick
+ * instead (bench/run.sh runs them side by side):
+ *   sig     (default) /listen/<h> and /connect/<h>, paired by the server,
+ *           which relays frames and the listener's close
+ *   peerjs  the PeerJS server: /peerjs?key=peerjs&id=<h>l|<h>c&token=..,
+ *           open once {"type":"OPEN"} arrives; the connector sends
+ *           {"type":"OFFER","dst":"<h>l","payload":"<msg>"}, the listener
+ *           answers {"type":"ANSWER","dst":"<h>c",...}; the server adds
+ *           "src"; the message (-s) is the payload, the envelope comes on
+ *           top.  Nothing ties the two peers: both close.
+ *   nchan   nginx + nchan: /pair/<h>/a (listener) and /pair/<h>/b, each
+ *           side publishing to one channel and subscribing to the other
+ *           (nchan_pubsub websocket); raw frames; both close.
+ *
  * The parent forks -j children (by default one per 18000 descriptors),
  * each running one epoll loop; results go through a shared mapping.
  */
 
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -62,6 +77,7 @@
 enum { MODE_PAIR, MODE_MSG, MODE_IDLE };
 enum { ROLE_L, ROLE_C };
 enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
+enum { PROTO_SIG, PROTO_PEERJS, PROTO_NCHAN };
 
 
 typedef struct {
@@ -114,7 +130,9 @@ typedef struct {
     uint8_t     masked;
     uint8_t     msg_op;         /* opcode of the message being assembled */
     uint8_t     ctl_len;
+    uint8_t     proto_open;     /* peerjs: {"type":"OPEN"} received */
     uint16_t    hs_len;
+    uint16_t    mb_len;         /* peerjs: message bytes in mb */
     uint8_t     mask[4];
     uint64_t    rem;            /* payload bytes left in the frame */
     uint64_t    msg_len;
@@ -123,8 +141,12 @@ typedef struct {
     char       *out;
     size_t      out_len;
     size_t      out_cap;
+    char       *frame;          /* peerjs: this side's message frame */
+    size_t      frame_len;
+    char       *mb;             /* peerjs: the message being received */
     uint8_t     hdr[14];
     uint8_t     ctl[126];
+    char        handle[16];
     char        hs[512];
 } conn_t;
 
@@ -163,6 +185,7 @@ static const char  *pids_arg;
 static const char  *hook_start;
 static const char  *hook_end;
 static const char  *label = "";
+static int          proto;
 
 static struct sockaddr_in  server;
 static shm_t       *shm;
@@ -172,6 +195,7 @@ static stats_t     *st;
 
 static char        *msg_frame;
 static size_t       msg_frame_len;
+static char        *payload;        /* the message, unmasked */
 static char         close_frame[8];
 
 static pair_t     **pairs;
@@ -301,44 +325,70 @@ make_handle(char *buf)
 }
 
 
-static void
-build_frames(void)
-{
-    static const uint8_t  key[4] = { 0x12, 0x34, 0x56, 0x78 };
-    size_t                i, h;
-    char                 *p;
+static const uint8_t  mask_key[4] = { 0x12, 0x34, 0x56, 0x78 };
 
-    msg_frame = malloc(msg_size + 14);
-    if (msg_frame == NULL) {
+
+/* a masked data frame carrying data: malloc()ed, its length in *len */
+
+static char *
+make_frame(const char *data, size_t n, int op, size_t *len)
+{
+    const uint8_t  *key = mask_key;
+    size_t          i;
+    char           *f, *p;
+
+    f = malloc(n + 14);
+    if (f == NULL) {
         die("no memory");
     }
 
-    p = msg_frame;
-    *p++ = (char) (0x80 | (binary ? 2 : 1));
+    p = f;
+    *p++ = (char) (0x80 | op);
 
-    if (msg_size < 126) {
-        *p++ = (char) (0x80 | msg_size);
-    } else if (msg_size < 65536) {
+    if (n < 126) {
+        *p++ = (char) (0x80 | n);
+    } else if (n < 65536) {
         *p++ = (char) (0x80 | 126);
-        *p++ = (char) (msg_size >> 8);
-        *p++ = (char) msg_size;
+        *p++ = (char) (n >> 8);
+        *p++ = (char) n;
     } else {
         *p++ = (char) (0x80 | 127);
         for (i = 0; i < 8; i++) {
-            *p++ = (char) (msg_size >> (56 - 8 * i));
+            *p++ = (char) (n >> (56 - 8 * i));
         }
     }
 
     memcpy(p, key, 4);
     p += 4;
-    h = p - msg_frame;
 
-    for (i = 0; i < msg_size; i++) {
-        /* printable ASCII, valid UTF-8 */
-        p[i] = (char) (('a' + i % 26) ^ key[i % 4]);
+    for (i = 0; i < n; i++) {
+        p[i] = (char) (data[i] ^ key[i % 4]);
     }
 
-    msg_frame_len = h + msg_size;
+    *len = (p - f) + n;
+
+    return f;
+}
+
+
+static void
+build_frames(void)
+{
+    const uint8_t  *key = mask_key;
+    size_t          i;
+
+    payload = malloc(msg_size + 1);
+    if (payload == NULL) {
+        die("no memory");
+    }
+
+    for (i = 0; i < msg_size; i++) {
+        /* printable ASCII, valid UTF-8 and valid inside a JSON string */
+        payload[i] = (char) ('a' + i % 26);
+    }
+    payload[msg_size] = '\0';
+
+    msg_frame = make_frame(payload, msg_size, binary ? 2 : 1, &msg_frame_len);
 
     /* close 1000, masked, no reason */
 
@@ -462,6 +512,8 @@ bury(void)
 
     for (i = 0; i < ngrave; i++) {
         free(grave[i]->out);
+        free(grave[i]->frame);
+        free(grave[i]->mb);
         free(grave[i]);
     }
 
@@ -564,6 +616,93 @@ send_frame(conn_t *c, const char *data, size_t len)
 }
 
 
+/* the data frame this side sends: shared, or its own under peerjs */
+
+static const char *
+data_frame(conn_t *c, size_t *len)
+{
+    if (c->frame) {
+        *len = c->frame_len;
+        return c->frame;
+    }
+
+    *len = msg_frame_len;
+    return msg_frame;
+}
+
+
+/* peerjs: this side's frame, addressed to the other side */
+
+static void
+peerjs_frame(conn_t *c)
+{
+    char    *json;
+    size_t   n;
+
+    json = malloc(msg_size + 128);
+    if (json == NULL) {
+        die("no memory");
+    }
+
+    n = (size_t) sprintf(json, "{\"type\":\"%s\",\"dst\":\"%s%c\","
+                         "\"payload\":\"%s\"}",
+                         c->role == ROLE_L ? "ANSWER" : "OFFER", c->handle,
+                         c->role == ROLE_L ? 'c' : 'l', payload);
+
+    c->frame = make_frame(json, n, 1, &c->frame_len);
+    free(json);
+}
+
+
+/*
+ * peerjs: a whole message is in mb.  0: a relayed message, checked (its
+ * payload is the message, msg_len set to its length); 1: consumed (OPEN);
+ * -1: an error, counted.
+ */
+
+static int
+peerjs_message(conn_t *c)
+{
+    char  *m, *v, want[48];
+
+    m = c->mb;
+    m[c->mb_len] = '\0';
+
+    if (!c->proto_open) {
+        if (strstr(m, "\"type\":\"OPEN\"") == NULL) {
+            count_error(&st->err_handshake, "peerjs: expected OPEN, got %.80s",
+                        m);
+            return -1;
+        }
+        c->proto_open = 1;
+        return 1;
+    }
+
+    snprintf(want, sizeof(want), "\"src\":\"%s%c\"", c->handle,
+             c->role == ROLE_L ? 'c' : 'l');
+
+    if (strstr(m, want) == NULL
+        || strstr(m, c->role == ROLE_L ? "\"type\":\"OFFER\""
+                                       : "\"type\":\"ANSWER\"") == NULL
+        || (v = strstr(m, "\"payload\":\"")) == NULL)
+    {
+        count_error(&st->err_proto, "peerjs: unexpected message %.80s", m);
+        return -1;
+    }
+
+    v += 11;
+
+    if (strncmp(v, payload, msg_size) != 0 || v[msg_size] != '"') {
+        count_error(&st->err_proto, "peerjs: payload corrupted: %.80s", m);
+        return -1;
+    }
+
+    c->msg_len = msg_size;
+
+    return 0;
+}
+
+
 /* mode logic */
 
 static void pair_start(pair_t *p);
@@ -628,24 +767,38 @@ send_request(conn_t *c)
     char  handle[16], req[512];
     int   n;
 
+    char  uri[128];
+
     if (c->role == ROLE_L) {
         make_handle(handle);
     } else {
-        memcpy(handle, c->pair->l->hs + 256, 16);
+        memcpy(handle, c->pair->l->handle, 16);
+    }
+
+    switch (proto) {
+    case PROTO_PEERJS:
+        snprintf(uri, sizeof(uri), "%s/peerjs?key=peerjs&id=%s%c&token=t%s",
+                 prefix, handle, c->role == ROLE_L ? 'l' : 'c', handle);
+        break;
+    case PROTO_NCHAN:
+        snprintf(uri, sizeof(uri), "%s/pair/%s/%c",
+                 prefix, handle, c->role == ROLE_L ? 'a' : 'b');
+        break;
+    default:
+        snprintf(uri, sizeof(uri), "%s/%s/%s",
+                 prefix, c->role == ROLE_L ? "listen" : "connect", handle);
     }
 
     n = snprintf(req, sizeof(req),
-                 "GET %s/%s/%s HTTP/1.1\r\n"
+                 "GET %s HTTP/1.1\r\n"
                  "Host: %s:%d\r\n"
                  "Upgrade: websocket\r\n"
                  "Connection: Upgrade\r\n"
                  "Sec-WebSocket-Key: " WS_KEY "\r\n"
                  "Sec-WebSocket-Version: 13\r\n\r\n",
-                 prefix, c->role == ROLE_L ? "listen" : "connect", handle,
-                 host, port);
+                 uri, host, port);
 
-    /* the handle lives in hs[256..] while the response uses hs[0..255] */
-    memcpy(c->hs + 256, handle, 16);
+    memcpy(c->handle, handle, 16);
 
     c->state = ST_HANDSHAKE;
     c->hs_len = 0;
@@ -657,10 +810,16 @@ send_request(conn_t *c)
 static void
 on_open(conn_t *c)
 {
-    pair_t  *p;
+    pair_t      *p;
+    const char  *f;
+    size_t       fl;
 
     p = c->pair;
     st->established++;
+
+    if (proto == PROTO_PEERJS && mode != MODE_IDLE) {
+        peerjs_frame(c);
+    }
 
     if (mode == MODE_IDLE) {
         p->ready = 1;
@@ -677,7 +836,8 @@ on_open(conn_t *c)
     }
 
     if (mode == MODE_PAIR) {
-        if (send_frame(c, msg_frame, msg_frame_len) == -1) {
+        f = data_frame(c, &fl);
+        if (send_frame(c, f, fl) == -1) {
             count_error(&st->err_proto, "write: %s", strerror(errno));
             pair_fail(p);
         }
@@ -694,10 +854,27 @@ on_open(conn_t *c)
 static void
 on_message(conn_t *c)
 {
-    pair_t    *p;
-    uint64_t   now, t;
+    pair_t      *p;
+    uint64_t     now, t;
+    const char  *f;
+    size_t       fl;
+    int          rc;
 
     p = c->pair;
+
+    if (proto == PROTO_PEERJS) {
+        rc = peerjs_message(c);
+
+        if (rc == 1) {
+            on_open(c);
+            return;
+        }
+
+        if (rc == -1) {
+            conn_fail(c);
+            return;
+        }
+    }
 
     if (c->msg_len != msg_size) {
         count_error(&st->err_proto, "message of %llu bytes, expected %zu",
@@ -722,6 +899,16 @@ on_message(conn_t *c)
         if (send_frame(c, close_frame, sizeof(close_frame)) == -1) {
             count_error(&st->err_proto, "write: %s", strerror(errno));
             pair_fail(p);
+            return;
+        }
+
+        /* nothing ties the peers under peerjs and nchan: both close */
+        if (proto != PROTO_SIG && p->c && !p->c->sent_close) {
+            p->c->sent_close = 1;
+            if (send_frame(p->c, close_frame, sizeof(close_frame)) == -1) {
+                count_error(&st->err_proto, "write: %s", strerror(errno));
+                pair_fail(p);
+            }
         }
         return;
     }
@@ -734,7 +921,8 @@ on_message(conn_t *c)
 
     if (c->role == ROLE_L) {
         /* echo; flushed once per read by the caller */
-        out_append(c, msg_frame, msg_frame_len);
+        f = data_frame(c, &fl);
+        out_append(c, f, fl);
         return;
     }
 
@@ -820,7 +1008,9 @@ on_close_frame(conn_t *c, int code)
 static void
 msg_send(pair_t *p, uint64_t t)
 {
-    uint32_t  cap;
+    uint32_t     cap;
+    const char  *f;
+    size_t       fl;
 
     cap = rate > 0 ? RING : (uint32_t) window;
 
@@ -834,7 +1024,8 @@ msg_send(pair_t *p, uint64_t t)
     p->count++;
     st->sent++;
 
-    if (send_frame(p->c, msg_frame, msg_frame_len) == -1) {
+    f = data_frame(p->c, &fl);
+    if (send_frame(p->c, f, fl) == -1) {
         count_error(&st->err_proto, "write: %s", strerror(errno));
         pair_fail(p);
     }
@@ -925,6 +1116,7 @@ ws_feed(conn_t *c, const uint8_t *data, size_t n)
                 }
                 c->msg_op = c->opcode;
                 c->msg_len = 0;
+                c->mb_len = 0;
 
             } else {
                 count_error(&st->err_proto, "opcode %d from the server",
@@ -943,6 +1135,19 @@ ws_feed(conn_t *c, const uint8_t *data, size_t n)
                     c->ctl[c->ctl_pos + i] = data[i]
                         ^ (c->masked ? c->mask[(c->ctl_pos + i) & 3] : 0);
                 }
+                c->ctl_pos += k;
+
+            } else if (proto == PROTO_PEERJS) {
+                /* JSON: kept whole, checked by peerjs_message() */
+                if (c->mb_len + k > msg_size + 255) {
+                    count_error(&st->err_proto, "peerjs: message too long");
+                    return -1;
+                }
+                for (i = 0; i < k; i++) {
+                    c->mb[c->mb_len + i] = (char) (data[i]
+                        ^ (c->masked ? c->mask[(c->ctl_pos + i) & 3] : 0));
+                }
+                c->mb_len += k;
                 c->ctl_pos += k;
 
             } else {
@@ -1016,7 +1221,7 @@ handshake_feed(conn_t *c, uint8_t *data, size_t n, size_t *used)
     size_t  k, start;
     char   *end;
 
-    k = 255 - c->hs_len;
+    k = sizeof(c->hs) - 1 - c->hs_len;
     if (k > n) {
         k = n;
     }
@@ -1029,7 +1234,7 @@ handshake_feed(conn_t *c, uint8_t *data, size_t n, size_t *used)
     end = strstr(c->hs + start, "\r\n\r\n");
 
     if (end == NULL) {
-        if (c->hs_len == 255) {
+        if (c->hs_len == sizeof(c->hs) - 1) {
             count_error(&st->err_handshake, "response header too long");
             return -1;
         }
@@ -1043,7 +1248,7 @@ handshake_feed(conn_t *c, uint8_t *data, size_t n, size_t *used)
     if (strncmp(c->hs, "HTTP/1.1 101 ", 13) != 0) {
         *strchr(c->hs, '\r') = '\0';
         count_error(&st->err_handshake, "%s %s: \"%s\"",
-              c->role == ROLE_L ? "listen" : "connect", c->hs + 256, c->hs);
+              c->role == ROLE_L ? "listen" : "connect", c->handle, c->hs);
         return -1;
     }
 
@@ -1053,6 +1258,16 @@ handshake_feed(conn_t *c, uint8_t *data, size_t n, size_t *used)
     }
 
     c->state = ST_OPEN;
+
+    if (proto == PROTO_PEERJS) {
+        /* open when {"type":"OPEN"} arrives */
+        c->mb = malloc(msg_size + 256);
+        if (c->mb == NULL) {
+            die("no memory");
+        }
+        return 1;
+    }
+
     on_open(c);
 
     return 1;
@@ -1158,7 +1373,8 @@ on_event(conn_t *c, uint32_t events)
 }
 
 
-/* msg: the listeners close with 1000, the connectors answer */
+/* msg: the listeners close with 1000, the connectors answer (sig) or
+   close too (peerjs, nchan) */
 
 static void
 close_all(void)
@@ -1182,6 +1398,15 @@ close_all(void)
 
         if (send_frame(p->l, close_frame, sizeof(close_frame)) == -1) {
             pair_fail(p);
+            continue;
+        }
+
+        /* nothing ties the peers under peerjs and nchan: both close */
+        if (proto != PROTO_SIG && p->c && p->c->state == ST_OPEN) {
+            p->c->sent_close = 1;
+            if (send_frame(p->c, close_frame, sizeof(close_frame)) == -1) {
+                pair_fail(p);
+            }
         }
     }
 
@@ -1437,19 +1662,36 @@ server_cpu_ns(uint64_t *ticks_ns)
     uint64_t            sum, run;
     unsigned long long  ut, stt;
     long                hz;
+    DIR                *d;
+    struct dirent      *de;
 
     sum = 0;
     *ticks_ns = 0;
     hz = sysconf(_SC_CLK_TCK);
 
     for (i = 0; i < nserver_pids; i++) {
-        snprintf(path, sizeof(path), "/proc/%d/schedstat", server_pids[i]);
-        f = fopen(path, "r");
-        if (f) {
-            if (fscanf(f, "%lu", &run) == 1) {
-                sum += run;
+        /* every thread's (node has a few besides the event loop) */
+        snprintf(path, sizeof(path), "/proc/%d/task", server_pids[i]);
+        d = opendir(path);
+
+        while (d && (de = readdir(d)) != NULL) {
+            if (de->d_name[0] == '.') {
+                continue;
             }
-            fclose(f);
+
+            snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat",
+                     server_pids[i], de->d_name);
+            f = fopen(path, "r");
+            if (f) {
+                if (fscanf(f, "%lu", &run) == 1) {
+                    sum += run;
+                }
+                fclose(f);
+            }
+        }
+
+        if (d) {
+            closedir(d);
         }
 
         snprintf(path, sizeof(path), "/proc/%d/stat", server_pids[i]);
@@ -1500,6 +1742,56 @@ server_pss_kb(void)
     }
 
     return sum;
+}
+
+
+/*
+ * The kernel's share: slab (/proc/meminfo) and TCP sockets and the pages
+ * charged to their buffers (/proc/net/sockstat), machine-wide.
+ */
+
+typedef struct {
+    long    slab_kb;
+    long    sunreclaim_kb;
+    long    tcp_inuse;
+    long    tcp_tw;
+    long    tcp_mem_pages;
+} kmem_t;
+
+
+static void
+kernel_mem(kmem_t *k)
+{
+    char   line[256];
+    long   v;
+    FILE  *f;
+
+    memset(k, 0, sizeof(*k));
+
+    f = fopen("/proc/meminfo", "r");
+    if (f) {
+        while (fgets(line, sizeof(line), f)) {
+            if (sscanf(line, "Slab: %ld", &v) == 1) {
+                k->slab_kb = v;
+            } else if (sscanf(line, "SUnreclaim: %ld", &v) == 1) {
+                k->sunreclaim_kb = v;
+            }
+        }
+        fclose(f);
+    }
+
+    f = fopen("/proc/net/sockstat", "r");
+    if (f) {
+        while (fgets(line, sizeof(line), f)) {
+            if (sscanf(line, "TCP: inuse %ld orphan %*d tw %ld alloc %*d "
+                       "mem %ld", &k->tcp_inuse, &k->tcp_tw,
+                       &k->tcp_mem_pages) == 3)
+            {
+                break;
+            }
+        }
+        fclose(f);
+    }
 }
 
 
@@ -1664,7 +1956,9 @@ usage(void)
         "  -P pid,...     server processes: CPU time and Pss\n"
         "  -S cmd         run cmd when the measured window starts\n"
         "  -E cmd         run cmd when the measured window ends\n"
-        "  -l label       label for the RESULT line\n");
+        "  -l label       label for the RESULT line\n"
+        "  -T proto       sig (default), peerjs or nchan: the server's "
+        "protocol\n");
     exit(2);
 }
 
@@ -1673,7 +1967,9 @@ int
 main(int argc, char **argv)
 {
     int              opt, i, status;
-    long             share, fds, pss0, pss1, cnt;
+    long             share, fds, pss0, pss1, cnt, dsock;
+    kmem_t           k0, k1;
+    double           kslab, kunrec, kbuf;
     char            *s, *e;
     pid_t            pid, kids[MAX_PROCS];
     stats_t          tot;
@@ -1702,7 +1998,7 @@ main(int argc, char **argv)
 
     optind = 2;
 
-    while ((opt = getopt(argc, argv, "H:p:u:n:d:w:s:W:r:m:a:xj:bc:P:S:E:l:"))
+    while ((opt = getopt(argc, argv, "H:p:u:n:d:w:s:W:r:m:a:xj:bc:P:S:E:l:T:"))
            != -1)
     {
         switch (opt) {
@@ -1725,6 +2021,17 @@ main(int argc, char **argv)
         case 'S': hook_start = optarg; break;
         case 'E': hook_end = optarg; break;
         case 'l': label = optarg; break;
+        case 'T':
+            if (strcmp(optarg, "sig") == 0) {
+                proto = PROTO_SIG;
+            } else if (strcmp(optarg, "peerjs") == 0) {
+                proto = PROTO_PEERJS;
+            } else if (strcmp(optarg, "nchan") == 0) {
+                proto = PROTO_NCHAN;
+            } else {
+                usage();
+            }
+            break;
         default: usage();
         }
     }
@@ -1799,7 +2106,26 @@ main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (mode == MODE_IDLE) {
+        /*
+         * The sockets of an earlier run may still be going away: wait (up
+         * to 10 s) until the kernel's counters are still for 250 ms.
+         */
+        kernel_mem(&k0);
+        for (i = 0; i < 40; i++) {
+            usleep(250000);
+            kernel_mem(&k1);
+            if (k1.tcp_inuse == k0.tcp_inuse
+                && labs(k1.slab_kb - k0.slab_kb) < 512)
+            {
+                break;
+            }
+            k0 = k1;
+        }
+    }
+
     pss0 = nserver_pids ? server_pss_kb() : 0;
+    kernel_mem(&k0);
 
     fflush(stdout);
 
@@ -1836,6 +2162,20 @@ main(int argc, char **argv)
 
     if (mode == MODE_IDLE) {
         pss1 = nserver_pids ? server_pss_kb() : 0;
+        kernel_mem(&k1);
+
+        /*
+         * Both ends of every connection are sockets of this kernel, of the
+         * same kind (a TCP socket, its file and inode, an epoll entry):
+         * the growth over the TCP sockets it added (about 2 per listener)
+         * is the cost of one, i.e. of one server-side socket.
+         */
+        dsock = k1.tcp_inuse - k0.tcp_inuse;
+        kslab = dsock > 0 ? (k1.slab_kb - k0.slab_kb) * 1024.0 / dsock : 0;
+        kunrec = dsock > 0
+                 ? (k1.sunreclaim_kb - k0.sunreclaim_kb) * 1024.0 / dsock : 0;
+        kbuf = dsock > 0
+               ? (k1.tcp_mem_pages - k0.tcp_mem_pages) * 4096.0 / dsock : 0;
 
         memset(&tot, 0, sizeof(tot));
         for (i = 0; i < nprocs; i++) {
@@ -1852,14 +2192,29 @@ main(int argc, char **argv)
                    "listener\n", pss0, pss1,
                    (pss1 - pss0) * 1024.0 / nconns);
         }
+        printf("idle: kernel: Slab %ld -> %ld kB (SUnreclaim %ld -> %ld), "
+               "TCP sockets %ld -> %ld, TCP mem %ld -> %ld pages, "
+               "time-wait %ld -> %ld: per TCP socket %.0f B slab "
+               "(%.0f unreclaimable) + %.0f B buffers\n",
+               k0.slab_kb, k1.slab_kb, k0.sunreclaim_kb, k1.sunreclaim_kb,
+               k0.tcp_inuse, k1.tcp_inuse, k0.tcp_mem_pages,
+               k1.tcp_mem_pages, k0.tcp_tw, k1.tcp_tw, kslab, kunrec, kbuf);
         printf("RESULT label=%s mode=idle n=%ld established=%llu "
                "errors=%llu setup_s=%.3f pss0_kb=%ld pss1_kb=%ld "
-               "pss_per_conn_b=%.0f\n",
+               "pss_per_conn_b=%.0f slab0_kb=%ld slab1_kb=%ld "
+               "sunreclaim0_kb=%ld sunreclaim1_kb=%ld tcp_inuse0=%ld "
+               "tcp_inuse1=%ld tcp_mem0=%ld tcp_mem1=%ld tcp_tw0=%ld "
+               "tcp_tw1=%ld slab_per_sock_b=%.0f sunreclaim_per_sock_b=%.0f "
+               "tcpmem_per_sock_b=%.0f kern_per_sock_b=%.0f\n",
                *label ? label : "-", nconns,
                (unsigned long long) tot.established,
                (unsigned long long) tot.errors,
                (t_b - t_a) / 1e9, pss0, pss1,
-               (pss1 - pss0) * 1024.0 / nconns);
+               (pss1 - pss0) * 1024.0 / nconns,
+               k0.slab_kb, k1.slab_kb, k0.sunreclaim_kb, k1.sunreclaim_kb,
+               k0.tcp_inuse, k1.tcp_inuse, k0.tcp_mem_pages,
+               k1.tcp_mem_pages, k0.tcp_tw, k1.tcp_tw, kslab, kunrec, kbuf,
+               kslab + (kbuf > 0 ? kbuf : 0));
         fflush(stdout);
 
         if (duration > 0) {
