@@ -11,19 +11,23 @@
  * left, parsed after every read as the listener's worker does, until
  * NGX_OK or NGX_ERROR.  A reference model of the documented format,
  *
- *     "SGNL"  version (1)  handle length (3..63)  id (16 bytes)  handle
+ *     "SGNL"  version (2)  flags  handle length (3..63)  id (16 bytes)
+ *     handle
  *
- * judges every prefix of the stream (on an exact heap copy, so that a read
- * past its end is caught): NGX_OK for exactly one whole preamble, with
- * its id and handle, the handle pointing into the buffer; NGX_AGAIN for a
- * strict prefix of one; once NGX_OK or NGX_ERROR, NGX_ERROR for every
- * longer prefix.  A full buffer must never leave the parser at NGX_AGAIN.
+ * where the flags are 0, HANDOFF (1) or HANDOFF|REPORT (3): REPORT only
+ * with HANDOFF, no other bit, judges every prefix of the stream (on an
+ * exact heap copy, so that a read past its end is caught): NGX_OK for
+ * exactly one whole preamble, with its flags, id and handle, the handle
+ * pointing into the buffer; NGX_AGAIN for a strict prefix of one; once
+ * NGX_OK or NGX_ERROR, NGX_ERROR for every longer prefix.  A full buffer
+ * must never leave the parser at NGX_AGAIN.
  *
  * Then ngx_http_signaller_preamble_write(), when the stream holds an id
  * and a handle of valid length (its first 16 bytes, and the next ones, up
- * to 63), into a heap buffer of exactly NGX_HTTP_SIGNALLER_PREAMBLE_MAX
- * bytes: the bytes must be the documented ones and parse back to the same
- * id and handle, and each strict prefix of them to NGX_AGAIN.
+ * to 63), with each valid flags value in turn, into a heap buffer of
+ * exactly NGX_HTTP_SIGNALLER_PREAMBLE_MAX bytes: the bytes must be the
+ * documented ones and parse back to the same flags, id and handle, and
+ * each strict prefix of them to NGX_AGAIN.
  *
  * Input:
  *   byte 0      number of read sizes (mod 16), followed by them (+1 each:
@@ -37,19 +41,50 @@
 
 
 #define FUZZ_ID_LEN   NGX_HTTP_SIGNALLER_ID_LEN
-#define FUZZ_HEADER   (4 + 1 + 1 + FUZZ_ID_LEN)
+#define FUZZ_VERSION  2
+#define FUZZ_HEADER   (4 + 1 + 1 + 1 + FUZZ_ID_LEN)
 #define FUZZ_MAX      NGX_HTTP_SIGNALLER_PREAMBLE_MAX
+
+/* the offsets of the flags, the handle length and the id */
+#define FUZZ_FLAGS    5
+#define FUZZ_HLEN     6
+#define FUZZ_ID       7
 
 /* past this every prefix is only longer than any preamble */
 #define FUZZ_SCAN     (4 * FUZZ_MAX)
 
 
+/* the valid flags values, spelt out: REPORT only together with HANDOFF */
+static const ngx_uint_t  fuzz_flags[] = {
+    0,
+    NGX_HTTP_SIGNALLER_HANDOFF,
+    NGX_HTTP_SIGNALLER_HANDOFF|NGX_HTTP_SIGNALLER_REPORT
+};
+
+
+static ngx_uint_t fuzz_flags_valid(ngx_uint_t flags);
 static ngx_int_t fuzz_ref(const u_char *p, size_t len, size_t *hlen);
 static ngx_int_t fuzz_parse(u_char *buf, size_t len,
     ngx_http_signaller_preamble_t *pre);
 static void fuzz_check_pre(ngx_http_signaller_preamble_t *pre, u_char *buf,
-    size_t len, const u_char *id, const u_char *handle, size_t hlen);
+    size_t len, ngx_uint_t flags, const u_char *id, const u_char *handle,
+    size_t hlen);
 static void fuzz_round_trip(u_char *stream, size_t size);
+
+
+static ngx_uint_t
+fuzz_flags_valid(ngx_uint_t flags)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(fuzz_flags) / sizeof(fuzz_flags[0]); i++) {
+        if (flags == fuzz_flags[i]) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
 
 
 /*
@@ -74,11 +109,16 @@ fuzz_ref(const u_char *p, size_t len, size_t *hlen)
             }
 
         } else if (i == 4) {
-            if (p[i] != 1) {
+            if (p[i] != FUZZ_VERSION) {
                 return NGX_ERROR;
             }
 
-        } else if (i == 5) {
+        } else if (i == FUZZ_FLAGS) {
+            if (!fuzz_flags_valid(p[i])) {
+                return NGX_ERROR;
+            }
+
+        } else if (i == FUZZ_HLEN) {
             if (p[i] < NGX_HTTP_SIGNALLER_HANDLE_MIN
                 || p[i] > NGX_HTTP_SIGNALLER_HANDLE_MAX)
             {
@@ -119,9 +159,11 @@ fuzz_parse(u_char *buf, size_t len, ngx_http_signaller_preamble_t *pre)
 
 static void
 fuzz_check_pre(ngx_http_signaller_preamble_t *pre, u_char *buf, size_t len,
-    const u_char *id, const u_char *handle, size_t hlen)
+    ngx_uint_t flags, const u_char *id, const u_char *handle, size_t hlen)
 {
     FUZZ_ASSERT(len == FUZZ_HEADER + hlen);
+    FUZZ_ASSERT(pre->flags == flags);
+    FUZZ_ASSERT(fuzz_flags_valid(pre->flags));
     FUZZ_ASSERT(ngx_memcmp(pre->id.data, id, FUZZ_ID_LEN) == 0);
 
     FUZZ_ASSERT(pre->handle.len == hlen);
@@ -186,8 +228,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         if (rc == NGX_OK) {
-            fuzz_check_pre(&pre, copy, len, stream + 6, stream + FUZZ_HEADER,
-                           hlen);
+            fuzz_check_pre(&pre, copy, len, stream[FUZZ_FLAGS],
+                           stream + FUZZ_ID, stream + FUZZ_HEADER, hlen);
         }
 
         prev = rc;
@@ -229,8 +271,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(rc == ref);
 
         if (rc == NGX_OK) {
-            fuzz_check_pre(&pre, buf, len, stream + 6, stream + FUZZ_HEADER,
-                           hlen);
+            fuzz_check_pre(&pre, buf, len, stream[FUZZ_FLAGS],
+                           stream + FUZZ_ID, stream + FUZZ_HEADER, hlen);
             break;
         }
 
@@ -252,7 +294,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 
-/* the id is the stream's first 16 bytes, the handle the next ones */
+/*
+ * The id is the stream's first 16 bytes, the handle the next ones; written
+ * with each valid flags value.
+ */
 
 static void
 fuzz_round_trip(u_char *stream, size_t size)
@@ -261,6 +306,7 @@ fuzz_round_trip(u_char *stream, size_t size)
     size_t                          total, len, hlen;
     ngx_int_t                       rc;
     ngx_str_t                       handle;
+    ngx_uint_t                      f, flags;
     ngx_http_signaller_id_t         id;
     ngx_http_signaller_preamble_t   pre;
 
@@ -276,32 +322,40 @@ fuzz_round_trip(u_char *stream, size_t size)
 
     total = FUZZ_HEADER + handle.len;
 
-    /* exactly the size of the longest preamble: ASan guards its end */
+    for (f = 0; f < sizeof(fuzz_flags) / sizeof(fuzz_flags[0]); f++) {
+        flags = fuzz_flags[f];
 
-    out = malloc(FUZZ_MAX);
-    FUZZ_ASSERT(out != NULL);
+        /* exactly the size of the longest preamble: ASan guards its end */
 
-    end = ngx_http_signaller_preamble_write(out, &id, &handle);
+        out = malloc(FUZZ_MAX);
+        FUZZ_ASSERT(out != NULL);
 
-    FUZZ_ASSERT(end == out + total);
+        end = ngx_http_signaller_preamble_write(out, &id, &handle, flags);
 
-    FUZZ_ASSERT(ngx_memcmp(out, "SGNL", 4) == 0);
-    FUZZ_ASSERT(out[4] == 1);
-    FUZZ_ASSERT(out[5] == handle.len);
-    FUZZ_ASSERT(ngx_memcmp(out + 6, stream, FUZZ_ID_LEN) == 0);
-    FUZZ_ASSERT(ngx_memcmp(out + FUZZ_HEADER, handle.data, handle.len) == 0);
+        FUZZ_ASSERT(end == out + total);
 
-    FUZZ_ASSERT(fuzz_ref(out, total, &hlen) == NGX_OK && hlen == handle.len);
+        FUZZ_ASSERT(ngx_memcmp(out, "SGNL", 4) == 0);
+        FUZZ_ASSERT(out[4] == FUZZ_VERSION);
+        FUZZ_ASSERT(out[FUZZ_FLAGS] == flags);
+        FUZZ_ASSERT(out[FUZZ_HLEN] == handle.len);
+        FUZZ_ASSERT(ngx_memcmp(out + FUZZ_ID, stream, FUZZ_ID_LEN) == 0);
+        FUZZ_ASSERT(ngx_memcmp(out + FUZZ_HEADER, handle.data, handle.len)
+                    == 0);
 
-    for (len = 0; len < total; len++) {
-        FUZZ_ASSERT(fuzz_parse(out, len, &pre) == NGX_AGAIN);
+        FUZZ_ASSERT(fuzz_ref(out, total, &hlen) == NGX_OK
+                    && hlen == handle.len);
+
+        for (len = 0; len < total; len++) {
+            FUZZ_ASSERT(fuzz_parse(out, len, &pre) == NGX_AGAIN);
+        }
+
+        rc = fuzz_parse(out, total, &pre);
+
+        FUZZ_ASSERT(rc == NGX_OK);
+
+        fuzz_check_pre(&pre, out, total, flags, stream, handle.data,
+                       handle.len);
+
+        free(out);
     }
-
-    rc = fuzz_parse(out, total, &pre);
-
-    FUZZ_ASSERT(rc == NGX_OK);
-
-    fuzz_check_pre(&pre, out, total, stream, handle.data, handle.len);
-
-    free(out);
 }

@@ -329,12 +329,16 @@ def hs_seeds():
     return s
 
 
+HANDOFF = 0x01
+REPORT = 0x02
+
+
 def preamble(handle, ident=bytes(range(0xa0, 0xb0)), magic=b'SGNL',
-             version=1, hlen=None):
+             version=2, flags=0, hlen=None):
     """A preamble; hlen forces the length byte."""
     if hlen is None:
         hlen = len(handle)
-    return magic + bytes([version, hlen]) + ident + handle
+    return magic + bytes([version, flags, hlen]) + ident + handle
 
 
 def preamble_input(stream, reads=()):
@@ -346,42 +350,102 @@ def preamble_seeds():
     h3 = b'abc'
     h63 = bytes(b'abcdefghijklmnopqrstuvwxyz0123456789-_'[i % 38]
                 for i in range(63))
+    hr = HANDOFF | REPORT
     s = {}
     s['valid-min'] = preamble_input(preamble(h3))
-    s['valid-max'] = preamble_input(preamble(h63))
-    s['valid-mid'] = preamble_input(preamble(b'room-42.lobby'))
+    s['valid-max'] = preamble_input(preamble(h63, flags=hr))
+    s['valid-mid'] = preamble_input(preamble(b'room-42.lobby',
+                                             flags=HANDOFF))
     s['valid-binary-handle'] = preamble_input(
-        preamble(b'\x00\xff\n\r ', ident=b'\x00' * 16))
-    s['valid-max-bytewise'] = preamble_input(preamble(h63), [1] * 15)
+        preamble(b'\x00\xff\n\r ', ident=b'\x00' * 16, flags=hr))
+    s['valid-max-bytewise'] = preamble_input(preamble(h63, flags=HANDOFF),
+                                             [1] * 15)
     s['valid-split-header'] = preamble_input(
-        preamble(b'handle'), [2, 2, 1, 1, 8, 8, 3])
+        preamble(b'handle', flags=hr), [2, 2, 1, 1, 1, 8, 8, 3])
     s['valid-split-handle'] = preamble_input(
-        preamble(h63[:40]), [22, 1, 20, 255])
+        preamble(h63[:40]), [23, 1, 20, 255])
     s['valid-one-read'] = preamble_input(preamble(h63), [255])
+    # every flags value: 0, HANDOFF, HANDOFF|REPORT are valid; REPORT
+    # alone, or any other bit, is not (read up to the flags byte first)
+    for v in (0, HANDOFF, REPORT, hr, 0x04, 0x05, 0x07, 0x80, 0x81, 0xff):
+        s['flags-0x%02x' % v] = preamble_input(preamble(b'room', flags=v),
+                                           [6, 1])
     s['prefix-magic'] = preamble_input(b'SG')
-    s['prefix-version'] = preamble_input(b'SGNL\x01')
-    s['prefix-length'] = preamble_input(b'SGNL\x01\x10')
-    s['prefix-id'] = preamble_input(preamble(h3)[:14], [1, 3])
-    s['prefix-handle'] = preamble_input(preamble(h63)[:-1], [40, 40])
+    s['prefix-version'] = preamble_input(b'SGNL\x02')
+    s['prefix-flags'] = preamble_input(b'SGNL\x02\x03')
+    s['prefix-flags-bad'] = preamble_input(b'SGNL\x02\x02')
+    s['prefix-length'] = preamble_input(b'SGNL\x02\x01\x10')
+    s['prefix-id'] = preamble_input(preamble(h3)[:15], [1, 3])
+    s['prefix-handle'] = preamble_input(preamble(h63, flags=hr)[:-1],
+                                        [40, 40])
     s['magic-wrong'] = preamble_input(preamble(h3, magic=b'SGNM'))
     s['magic-lower'] = preamble_input(preamble(h3, magic=b'sgnl'), [1, 1])
     s['magic-first-byte'] = preamble_input(b'X' + preamble(h3)[1:])
     s['version-0'] = preamble_input(preamble(h3, version=0))
-    s['version-2'] = preamble_input(preamble(h3, version=2), [5, 1])
+    # version 1, the format before the flags byte: a whole one, and one
+    # read up to its version byte
+    s['version-1'] = preamble_input(
+        b'SGNL' + bytes([1, 3]) + bytes(range(0xa0, 0xb0)) + h3, [5, 1])
+    s['version-1-flags'] = preamble_input(preamble(h3, version=1,
+                                                   flags=HANDOFF))
+    s['version-3'] = preamble_input(preamble(h3, version=3), [5, 1])
     s['version-255'] = preamble_input(preamble(h3, version=255))
     s['length-0'] = preamble_input(preamble(b'', hlen=0))
-    s['length-2'] = preamble_input(preamble(b'ab'))
+    s['length-2'] = preamble_input(preamble(b'ab', flags=HANDOFF))
     s['length-64'] = preamble_input(preamble(h63 + b'x'))
     s['length-255'] = preamble_input(preamble(h63, hlen=255))
     s['length-short'] = preamble_input(preamble(b'abcdef', hlen=5))
     s['length-long'] = preamble_input(preamble(b'abcdef', hlen=7))
     s['trailing-byte'] = preamble_input(preamble(h3) + b'x')
     s['trailing-split'] = preamble_input(preamble(b'abcd') + b'SGNL',
-                                         [26, 4])
+                                         [27, 4])
     s['trailing-one-read'] = preamble_input(preamble(b'abcd') + b'tail')
-    s['trailing-max'] = preamble_input(preamble(h63) + b'more', [85, 4])
+    s['trailing-max'] = preamble_input(preamble(h63) + b'more', [86, 4])
+    # the handover byte sent before the answer came
+    s['trailing-handoff'] = preamble_input(
+        preamble(b'abcd', flags=hr) + b'h', [27, 1])
     s['two-preambles'] = preamble_input(preamble(h3) + preamble(h63))
     s['empty'] = preamble_input(b'')
+    return s
+
+
+def report(code=1000, m_in=0, m_out=0, b_in=0, b_out=0, first=b'r'):
+    return first + struct.pack('>HQQQQ', code, m_in, m_out, b_in, b_out)
+
+
+def figures(code=1000, m_in=0, m_out=0, b_in=0, b_out=0):
+    """The figures of fuzz_report.c's write test, after a report."""
+    return struct.pack('>HQQQQ', code, m_in, m_out, b_in, b_out)
+
+
+def report_seeds():
+    big = 0xffffffffffffffff
+    s = {}
+    s['zero'] = report(code=0)
+    s['normal'] = report(1000, 12, 34, 5678, 91011)
+    s['code-1000'] = report(1000)
+    s['code-1001'] = report(1001, 1, 1, 10, 10)
+    s['code-1006'] = report(1006)
+    s['code-4999'] = report(4999)
+    s['code-1'] = report(1)
+    s['code-999'] = report(999)
+    s['code-5000'] = report(5000)
+    s['code-65535'] = report(65535)
+    s['code-0x03e8-le'] = report(0xe803)
+    s['first-R'] = report(first=b'R')
+    s['first-h'] = report(first=b'h')
+    s['first-nul'] = report(first=b'\x00')
+    s['counts-max'] = report(4000, big, big, big, big)
+    s['bytes-high-bit'] = report(1000, 0, 0, 1 << 63, (1 << 63) | 1)
+    s['bytes-off-max'] = report(1000, 0, 0, (1 << 63) - 1, (1 << 63) - 1)
+    s['short'] = report()[:-1]
+    s['write-normal'] = report() + figures(1000, 3, 4, 100, 200)
+    s['write-zero'] = report(code=0) + figures(code=0)
+    s['write-code-999'] = report() + figures(code=999)
+    s['write-code-5000'] = report() + figures(code=5000, m_in=big)
+    s['write-code-65535'] = report(5000) + figures(code=65535)
+    s['write-max'] = report() + figures(4999, big, big, big, big)
+    s['write-short'] = report() + figures()[:-1]
     return s
 
 
@@ -402,6 +466,7 @@ def main():
     write(base, 'utf8', utf8_seeds())
     write(base, 'handshake', hs_seeds())
     write(base, 'preamble', preamble_seeds())
+    write(base, 'report', report_seeds())
 
 
 if __name__ == '__main__':

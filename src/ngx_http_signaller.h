@@ -24,15 +24,24 @@
 /*
  * Between workers (ngx_http_signaller_wire.c): a worker's relay socket is
  * "@ngx_http_signaller/<its name in hex>" in the abstract namespace; a
- * connector's worker sends a preamble (magic, version, handle length,
- * listener id, handle) and the listener's worker answers one byte.
+ * connector's worker sends a preamble (magic, version, flags, handle
+ * length, listener id, handle) and the listener's worker answers one
+ * byte.  With HANDOFF, the connector's worker then sends one byte, 'h',
+ * with the client's socket (SCM_RIGHTS) instead of splicing; with REPORT
+ * too, the listener's worker sends the session's figures when it ends.
  */
 #define NGX_HTTP_SIGNALLER_RELAY_NAME      "ngx_http_signaller/"
 #define NGX_HTTP_SIGNALLER_PREAMBLE_MAX                                     \
-    (4 + 1 + 1 + NGX_HTTP_SIGNALLER_ID_LEN + NGX_HTTP_SIGNALLER_HANDLE_MAX)
+    (4 + 1 + 1 + 1 + NGX_HTTP_SIGNALLER_ID_LEN                              \
+     + NGX_HTTP_SIGNALLER_HANDLE_MAX)
+#define NGX_HTTP_SIGNALLER_HANDOFF         0x01
+#define NGX_HTTP_SIGNALLER_REPORT          0x02
 #define NGX_HTTP_SIGNALLER_ANSWER_YES      'y'
 #define NGX_HTTP_SIGNALLER_ANSWER_NO       'n'
 #define NGX_HTTP_SIGNALLER_ANSWER_BUSY     'b'
+#define NGX_HTTP_SIGNALLER_HANDOFF_BYTE    'h'
+/* 'r', the close code (2 bytes), messages in and out, bytes in and out */
+#define NGX_HTTP_SIGNALLER_REPORT_LEN      (1 + 2 + 4 * 8)
 
 #define NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED  426
 
@@ -218,6 +227,7 @@ typedef struct {
 typedef struct {
     ngx_http_signaller_id_t          id;
     ngx_str_t                        handle;  /* points into the input */
+    ngx_uint_t                       flags;
 } ngx_http_signaller_preamble_t;
 
 
@@ -290,6 +300,9 @@ struct ngx_http_signaller_session_s {
     ngx_http_signaller_figures_t     figures;
     ngx_http_signaller_logreq_t     *logreq;  /* signaller_log_at end */
 
+    /* a handed-over connector's worker, which logs it from our figures */
+    ngx_socket_t                     report;  /* -1: none */
+
     ngx_event_t                      timer;
     ngx_event_t                      ping;    /* signaller_ping_interval */
 
@@ -326,6 +339,13 @@ struct ngx_http_signaller_session_s {
 
     /* a connector relayed from another worker, on a Unix stream */
     unsigned                         relayed:1;
+    /* a relayed connector whose socket itself is on its way: nothing is
+     * read or written until it comes */
+    unsigned                         handing:1;
+    /* ... and its worker wants the figures when the session ends */
+    unsigned                         reporting:1;
+    /* a connector whose socket another worker handed over */
+    unsigned                         handed:1;
     /* a listener in the table, not paired yet */
     unsigned                         waiting:1;
     /* its close frame is queued: the closing handshake has begun */
@@ -379,6 +399,11 @@ typedef struct {
     /* the frames being forwarded, each way */
     ngx_http_signaller_tracker_t     up_frames;
     ngx_http_signaller_tracker_t     down_frames;
+
+    /* NGX_HTTP_SIGNALLER_HANDOFF: the client's socket goes to L instead */
+    ngx_uint_t                       flags;
+    u_char                           report[NGX_HTTP_SIGNALLER_REPORT_LEN];
+    size_t                           reported;
 
     unsigned                         close_sent:1;  /* we told the client */
     unsigned                         client_eof:1;
@@ -438,9 +463,17 @@ extern ngx_http_signaller_ident_t  ngx_http_signaller_self;
 socklen_t ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
     ngx_http_signaller_id_t *name);
 u_char *ngx_http_signaller_preamble_write(u_char *p,
-    ngx_http_signaller_id_t *id, ngx_str_t *handle);
+    ngx_http_signaller_id_t *id, ngx_str_t *handle, ngx_uint_t flags);
 ngx_int_t ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
     ngx_http_signaller_preamble_t *pre);
+ngx_int_t ngx_http_signaller_handoff_send(ngx_socket_t fd,
+    ngx_socket_t client);
+ngx_int_t ngx_http_signaller_handoff_recv(ngx_socket_t fd,
+    ngx_socket_t *client);
+u_char *ngx_http_signaller_report_write(u_char *p,
+    ngx_http_signaller_figures_t *f);
+ngx_int_t ngx_http_signaller_report_parse(u_char *buf,
+    ngx_http_signaller_figures_t *f);
 
 
 /* ngx_http_signaller_handshake.c */
@@ -607,6 +640,14 @@ ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key);
 
 
+/* ngx_http_signaller_handoff.c */
+
+void ngx_http_signaller_handoff_start(ngx_http_signaller_relay_t *rl);
+void ngx_http_signaller_handoff_wait(ngx_http_signaller_session_t *s,
+    ngx_uint_t flags);
+void ngx_http_signaller_handoff_report(ngx_http_signaller_session_t *s);
+
+
 /* ngx_http_signaller_splice.c */
 
 void ngx_http_signaller_relays_init(void);
@@ -625,6 +666,7 @@ ngx_int_t ngx_http_signaller_refuse(ngx_http_request_t *r, ngx_int_t status,
     ngx_str_t *key);
 ngx_int_t ngx_http_signaller_upgrade(ngx_http_request_t *r, ngx_str_t *key,
     ngx_http_event_handler_pt read, ngx_http_event_handler_pt write);
+ngx_uint_t ngx_http_signaller_request_tied(ngx_http_request_t *r);
 ngx_int_t ngx_http_signaller_takeover(ngx_http_request_t *r,
     ngx_http_signaller_session_t *s, ngx_http_signaller_session_t *l,
     ngx_str_t *key);

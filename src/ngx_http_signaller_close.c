@@ -158,7 +158,7 @@ ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
     s->peer = NULL;
     p->peer = NULL;
 
-    ngx_http_signaller_zone_pipe(s->zone, s->relayed || p->relayed, -1);
+    ngx_http_signaller_zone_pipe(s->zone, s->figures.crossed, -1);
 
     /* frames already relayed are still delivered, then the close */
 
@@ -226,7 +226,7 @@ ngx_http_signaller_finalize(ngx_http_signaller_session_t *s)
         return;
     }
 
-    if (!s->relayed) {
+    if (!s->relayed && !s->handed) {
         /* a client connection whose request was released */
         ngx_http_close_connection(c);
         return;
@@ -260,7 +260,7 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
     code = (c->close || ngx_terminate) ? NGX_HTTP_SIGNALLER_GOING_AWAY
                                        : NGX_HTTP_SIGNALLER_PEER_GONE;
 
-    if (code == NGX_HTTP_SIGNALLER_GOING_AWAY && !s->eof
+    if (code == NGX_HTTP_SIGNALLER_GOING_AWAY && !s->eof && !s->handing
         && !(s->request && s->request->out)
         && s->orphan == NULL && s->pong_pos == NULL && s->ping_pos == NULL
         && (s->peer == NULL || s->peer->in == NULL
@@ -306,6 +306,10 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
     }
 
     ngx_http_signaller_log_end(s);
+
+    if (s->report != (ngx_socket_t) -1) {
+        ngx_http_signaller_handoff_report(s);
+    }
 
     if (!s->refusal) {
         ngx_http_signaller_count_ended(s->zone, s->figures.close_code);

@@ -40,14 +40,44 @@ ngx_int_t
 ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key)
 {
-    u_char                       pre[NGX_HTTP_SIGNALLER_PREAMBLE_MAX];
-    u_char                      *last;
-    ngx_int_t                    rc;
-    ngx_socket_t                 fd;
-    ngx_connection_t            *c, *pc;
-    ngx_http_signaller_relay_t  *rl;
+    u_char                          pre[NGX_HTTP_SIGNALLER_PREAMBLE_MAX];
+    u_char                         *last;
+    ngx_int_t                       rc;
+    ngx_uint_t                      flags;
+    ngx_socket_t                    fd;
+    ngx_connection_t               *c, *pc;
+    ngx_http_signaller_relay_t     *rl;
+    ngx_http_signaller_loc_conf_t  *slcf;
 
     c = r->connection;
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    /*
+     * The socket itself moves to L unless TLS state lives here or nginx
+     * has read the client's bytes behind its request (then they splice).
+     */
+
+    flags = 0;
+
+    if (
+#if (NGX_HTTP_SSL)
+        c->ssl == NULL &&
+#endif
+        r->header_in->pos == r->header_in->last)
+    {
+        flags = NGX_HTTP_SIGNALLER_HANDOFF;
+
+        /*
+         * The request lives until L reports the end, for the access log
+         * line, or for a module that counts it meanwhile (limit_conn).
+         */
+
+        if (slcf->log_at == NGX_HTTP_SIGNALLER_LOG_END
+            || ngx_http_signaller_request_tied(r))
+        {
+            flags |= NGX_HTTP_SIGNALLER_REPORT;
+        }
+    }
 
     if (!entry->worker.reachable) {
         return ngx_http_signaller_relay_unavailable(r);
@@ -76,7 +106,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
     /* a new socket's buffer is empty: the preamble goes out whole */
 
-    last = ngx_http_signaller_preamble_write(pre, &entry->id, handle);
+    last = ngx_http_signaller_preamble_write(pre, &entry->id, handle, flags);
 
     if (send(fd, pre, last - pre, 0) != last - pre) {
         ngx_close_socket(fd);
@@ -95,6 +125,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     }
 
     rl->worker = entry->worker;
+    rl->flags = flags;
 
     pc->data = rl;
     pc->read->handler = ngx_http_signaller_relay_reply;
@@ -227,7 +258,12 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
         return;
     }
 
-    ngx_http_signaller_relay_start(rl);
+    if (rl->flags & NGX_HTTP_SIGNALLER_HANDOFF) {
+        ngx_http_signaller_handoff_start(rl);
+
+    } else {
+        ngx_http_signaller_relay_start(rl);
+    }
 
     ngx_http_run_posted_requests(r->connection);
 }

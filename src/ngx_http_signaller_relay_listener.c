@@ -426,7 +426,8 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
 
 /*
  * 'y' if the listener still waits here: it is then paired with a session
- * on this connection, under the listener's own location's limits.
+ * on this connection, or on the connector's own socket once it comes
+ * (handoff.c), under the listener's own location's limits.
  */
 
 static void
@@ -464,10 +465,17 @@ ngx_http_signaller_relay_answer(ngx_connection_t *c,
 
     s->relayed = 1;
     s->relay_pid = pid;
+    s->figures.crossed = 1;
 
     c->data = s;
     c->read->handler = ngx_http_signaller_session_read_event;
     c->write->handler = ngx_http_signaller_session_write_event;
+
+    /* the connector's socket itself comes next (handoff.c) */
+
+    if (pre->flags & NGX_HTTP_SIGNALLER_HANDOFF) {
+        ngx_http_signaller_handoff_wait(s, pre->flags);
+    }
 
     ngx_http_signaller_session_start(s, l, NULL);
 }

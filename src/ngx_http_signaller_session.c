@@ -62,6 +62,7 @@ ngx_http_signaller_session_create(ngx_pool_t *pool, ngx_connection_t *c,
     s->connection = c;
     s->conf = slcf;
     s->zone = slcf->shm_zone;
+    s->report = (ngx_socket_t) -1;
 
     s->figures.data = s;
     s->figures.opened = ngx_current_msec;
@@ -242,13 +243,13 @@ ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
     s->figures.handle = s->handle;
     s->figures.paired = ngx_current_msec;
     l->figures.paired = s->figures.paired;
-    l->figures.crossed = s->relayed;
+    l->figures.crossed = s->figures.crossed;
 
     /* what the listener sent while it waited is the connector's too */
     s->figures.messages_out = l->figures.messages_in;
 
     ngx_http_signaller_count(s->zone, pairings, 1);
-    ngx_http_signaller_zone_pipe(s->zone, s->relayed, 1);
+    ngx_http_signaller_zone_pipe(s->zone, s->figures.crossed, 1);
 
     ngx_add_timer(&s->timer, s->conf->pipe_timeout);
     ngx_add_timer(&l->timer, s->conf->pipe_timeout);

@@ -25,7 +25,6 @@ static ngx_int_t ngx_http_signaller_send_refusal(ngx_http_request_t *r,
     ngx_int_t status);
 static ngx_int_t ngx_http_signaller_send_accept(ngx_http_request_t *r,
     ngx_str_t *key);
-static ngx_uint_t ngx_http_signaller_request_tied(ngx_http_request_t *r);
 static void ngx_http_signaller_release(ngx_event_t *wev);
 static void ngx_http_signaller_read_handler(ngx_http_request_t *r);
 static void ngx_http_signaller_write_handler(ngx_http_request_t *r);
@@ -369,7 +368,7 @@ ngx_http_signaller_release(ngx_event_t *wev)
  * auth_request subrequest, say) leaves its entry with no handler.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_signaller_request_tied(ngx_http_request_t *r)
 {
     ngx_http_cleanup_t  *hc;

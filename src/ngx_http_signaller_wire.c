@@ -12,20 +12,35 @@
  * applies its own configuration to the pair and learns who connected from
  * the kernel.
  *
- *     "SGNL"  version (1)  handle length  id (16 bytes)  handle
+ *     "SGNL"  version (2)  flags  handle length  id (16 bytes)  handle
  *
- * The peer is another worker of this nginx, proven by its credentials
- * before a byte is read, but its bytes are still parsed as strictly as a
- * client's.
+ * A connector's worker that hands the client's socket over
+ * (NGX_HTTP_SIGNALLER_HANDOFF) sends it after the answer, as one byte with
+ * the descriptor attached; the listener's worker may then report the
+ * session's figures when it ends (NGX_HTTP_SIGNALLER_REPORT), for the
+ * connector's access log line:
+ *
+ *     'r'  close code (2)  messages in, out, bytes in, out (8 each)
+ *
+ * in network order.  The peer is another worker of this nginx, proven by
+ * its credentials before a byte is read, but its bytes are still parsed
+ * as strictly as a client's, and a descriptor it sends is checked to be a
+ * connected stream socket before it is used.
  */
 
 
 #include "ngx_http_signaller.h"
 
 
-#define NGX_HTTP_SIGNALLER_PREAMBLE_VERSION  1
+#define NGX_HTTP_SIGNALLER_PREAMBLE_VERSION  2
+#define NGX_HTTP_SIGNALLER_PREAMBLE_FLAGS                                   \
+    (NGX_HTTP_SIGNALLER_HANDOFF|NGX_HTTP_SIGNALLER_REPORT)
 #define NGX_HTTP_SIGNALLER_PREAMBLE_HEADER                                  \
     (NGX_HTTP_SIGNALLER_PREAMBLE_MAX - NGX_HTTP_SIGNALLER_HANDLE_MAX)
+
+
+static u_char *ngx_http_signaller_wire_number(u_char *p, uint64_t n);
+static uint64_t ngx_http_signaller_wire_value(u_char *p);
 
 
 static u_char  ngx_http_signaller_preamble_magic[] = "SGNL";
@@ -56,10 +71,11 @@ ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
 
 u_char *
 ngx_http_signaller_preamble_write(u_char *p, ngx_http_signaller_id_t *id,
-    ngx_str_t *handle)
+    ngx_str_t *handle, ngx_uint_t flags)
 {
     p = ngx_cpymem(p, ngx_http_signaller_preamble_magic, 4);
     *p++ = NGX_HTTP_SIGNALLER_PREAMBLE_VERSION;
+    *p++ = (u_char) flags;
     *p++ = (u_char) handle->len;
     p = ngx_cpymem(p, id->data, NGX_HTTP_SIGNALLER_ID_LEN);
 
@@ -98,7 +114,19 @@ ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
         return NGX_AGAIN;
     }
 
-    hlen = buf[5];
+    /* REPORT only with HANDOFF */
+
+    if ((buf[5] & ~NGX_HTTP_SIGNALLER_PREAMBLE_FLAGS)
+        || buf[5] == NGX_HTTP_SIGNALLER_REPORT)
+    {
+        return NGX_ERROR;
+    }
+
+    if (len < 7) {
+        return NGX_AGAIN;
+    }
+
+    hlen = buf[6];
 
     if (hlen < NGX_HTTP_SIGNALLER_HANDLE_MIN
         || hlen > NGX_HTTP_SIGNALLER_HANDLE_MAX)
@@ -114,10 +142,217 @@ ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
         return NGX_ERROR;
     }
 
-    ngx_memcpy(pre->id.data, buf + 6, NGX_HTTP_SIGNALLER_ID_LEN);
+    ngx_memcpy(pre->id.data, buf + 7, NGX_HTTP_SIGNALLER_ID_LEN);
 
     pre->handle.data = buf + NGX_HTTP_SIGNALLER_PREAMBLE_HEADER;
     pre->handle.len = hlen;
+    pre->flags = buf[5];
 
     return NGX_OK;
+}
+
+
+/* the client's socket, attached to one byte */
+
+ngx_int_t
+ngx_http_signaller_handoff_send(ngx_socket_t fd, ngx_socket_t client)
+{
+    u_char            byte;
+    struct iovec      iov;
+    struct msghdr     msg;
+    struct cmsghdr   *cmsg;
+    union {
+        struct cmsghdr  cm;
+        char            space[CMSG_SPACE(sizeof(int))];
+    } control;
+
+    byte = NGX_HTTP_SIGNALLER_HANDOFF_BYTE;
+    iov.iov_base = &byte;
+    iov.iov_len = 1;
+
+    ngx_memzero(&msg, sizeof(struct msghdr));
+    ngx_memzero(&control, sizeof(control));
+
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = &control;
+    msg.msg_controllen = sizeof(control);
+
+    cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+    ngx_memcpy(CMSG_DATA(cmsg), &client, sizeof(int));
+
+    return (sendmsg(fd, &msg, MSG_NOSIGNAL) == 1) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * NGX_OK and the socket; NGX_AGAIN; NGX_ERROR for anything but one byte
+ * 'h' with exactly one descriptor, a connected stream socket (any other
+ * descriptor that came is closed).
+ */
+
+ngx_int_t
+ngx_http_signaller_handoff_recv(ngx_socket_t fd, ngx_socket_t *client)
+{
+    int               type, listening, got;
+    u_char            byte;
+    ssize_t           n;
+    socklen_t         len;
+    ngx_uint_t        i, fds;
+    struct iovec      iov;
+    struct msghdr     msg;
+    struct cmsghdr   *cmsg;
+    union {
+        struct cmsghdr  cm;
+        char            space[CMSG_SPACE(2 * sizeof(int))];
+    } control;
+
+    iov.iov_base = &byte;
+    iov.iov_len = 1;
+
+    ngx_memzero(&msg, sizeof(struct msghdr));
+
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = &control;
+    msg.msg_controllen = sizeof(control);
+
+    n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+
+    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
+        return NGX_AGAIN;
+    }
+
+    *client = (ngx_socket_t) -1;
+    fds = 0;
+
+    /* every descriptor that came is ours to close, whatever else is wrong */
+
+    for (cmsg = (n == -1) ? NULL : CMSG_FIRSTHDR(&msg);
+         cmsg != NULL;
+         cmsg = CMSG_NXTHDR(&msg, cmsg))
+    {
+        if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS) {
+            continue;
+        }
+
+        for (i = 0; i < (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+            ngx_memcpy(&got, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
+
+            if (fds++ == 0) {
+                *client = got;
+
+            } else {
+                (void) close(got);
+            }
+        }
+    }
+
+    if (n != 1 || byte != NGX_HTTP_SIGNALLER_HANDOFF_BYTE || fds != 1
+        || (msg.msg_flags & MSG_CTRUNC))
+    {
+        goto failed;
+    }
+
+    len = sizeof(int);
+
+    if (getsockopt(*client, SOL_SOCKET, SO_TYPE, &type, &len) == -1
+        || type != SOCK_STREAM)
+    {
+        goto failed;
+    }
+
+    len = sizeof(int);
+
+    if (getsockopt(*client, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len)
+        == -1
+        || listening)
+    {
+        goto failed;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    if (*client != (ngx_socket_t) -1) {
+        (void) close(*client);
+        *client = (ngx_socket_t) -1;
+    }
+
+    return NGX_ERROR;
+}
+
+
+u_char *
+ngx_http_signaller_report_write(u_char *p, ngx_http_signaller_figures_t *f)
+{
+    *p++ = 'r';
+    *p++ = (u_char) (f->close_code >> 8);
+    *p++ = (u_char) f->close_code;
+
+    p = ngx_http_signaller_wire_number(p, f->messages_in);
+    p = ngx_http_signaller_wire_number(p, f->messages_out);
+    p = ngx_http_signaller_wire_number(p, f->bytes_in);
+
+    return ngx_http_signaller_wire_number(p, f->bytes_out);
+}
+
+
+/* NGX_HTTP_SIGNALLER_REPORT_LEN bytes, as a report_write() would write */
+
+ngx_int_t
+ngx_http_signaller_report_parse(u_char *buf, ngx_http_signaller_figures_t *f)
+{
+    ngx_uint_t  code;
+
+    code = (buf[1] << 8) | buf[2];
+
+    /* 0: none was sent; else a code a close frame may carry */
+
+    if (buf[0] != 'r' || (code != 0 && (code < 1000 || code > 4999))) {
+        return NGX_ERROR;
+    }
+
+    f->close_code = code;
+    f->messages_in = ngx_http_signaller_wire_value(buf + 3);
+    f->messages_out = ngx_http_signaller_wire_value(buf + 11);
+    f->bytes_in = ngx_http_signaller_wire_value(buf + 19)
+                  & NGX_MAX_OFF_T_VALUE;
+    f->bytes_out = ngx_http_signaller_wire_value(buf + 27)
+                   & NGX_MAX_OFF_T_VALUE;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_signaller_wire_number(u_char *p, uint64_t n)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < 8; i++) {
+        *p++ = (u_char) (n >> (56 - 8 * i));
+    }
+
+    return p;
+}
+
+
+static uint64_t
+ngx_http_signaller_wire_value(u_char *p)
+{
+    uint64_t    n;
+    ngx_uint_t  i;
+
+    n = 0;
+
+    for (i = 0; i < 8; i++) {
+        n = (n << 8) | p[i];
+    }
+
+    return n;
 }

@@ -75,7 +75,9 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
 {
     ngx_int_t  rc;
 
-    if (s->done) {
+    /* a handed-over connector's frames wait for its socket */
+
+    if (s->done || s->handing) {
         return;
     }
 

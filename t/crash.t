@@ -2,11 +2,20 @@
 
 # kill -9 of a worker (issue 3), 4 workers: the listeners it held are
 # purged (on the next lookup, or by the once-a-second sweep); a connector
-# for such a handle gets 404 at once, never a hang; the other peer of a
-# pipe that crossed into the dead worker gets 4003 "Peer Gone" promptly;
-# pipes and listeners in surviving workers are unaffected; signaller_status
-# shows no leaked entries or slab pages. Peers are steered onto chosen
-# workers with the harness's /_pid probe.
+# for such a handle gets 404 at once, never a hang; pipes and listeners in
+# surviving workers are unaffected; signaller_status shows no leaked
+# entries or slab pages. Peers are steered onto chosen workers with the
+# harness's /_pid probe.
+#
+# A pipe that crossed workers goes one of two ways (handoff.c): a plain
+# TCP connector that sent nothing behind its request is "handed over" (its
+# socket moves into the listener's worker, where the pair then lives); a
+# connector that sent a frame in the same write as its request, or one
+# over TLS, is "spliced" by its own worker to the listener's. Killing the
+# connector's original worker leaves a handed-over pair relaying; killing
+# the listener's worker drops both its peers, as for a pair in one worker.
+# A spliced pair loses the peer in the dead worker, and the other one gets
+# 4003 "Peer Gone" promptly.
 
 use strict;
 use warnings;
@@ -15,12 +24,14 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time sleep);
 use Signaller::Test;
+use Signaller::TLS;
 use Signaller::Workers qw(status status_line wait_status);
 
 my $t_start = time;
 my $t = Signaller::Test->new(workers => 4)->require_module;
 # the master's "[alert] worker process N exited on signal 9", nothing else
 $t->allow_log(qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9$/);
+Signaller::TLS::certificate($t);
 $t->run(<<'EOF');
 server {
     %%LISTEN%%
@@ -28,6 +39,16 @@ server {
     location / {
         signaller on;
         signaller_listen_timeout 20s;
+        signaller_pipe_timeout 30s;
+    }
+}
+server {
+    listen 127.0.0.1:%%PORT_1%% ssl reuseport;
+    ssl_certificate %%PREFIX%%/cert.pem;
+    ssl_certificate_key %%PREFIX%%/key.pem;
+    location = /_pid { return 200 "$pid"; }
+    location / {
+        signaller on;
         signaller_pipe_timeout 30s;
     }
 }
@@ -47,13 +68,43 @@ sub listener_on {
     return $l;
 }
 
+# The ways a crossing pipe goes: 'handed over' (plain TCP, nothing behind
+# the request), 'spliced' (a frame pipelined behind the request), 'spliced
+# (TLS)' (both peers over TLS). pair_on() makes a pipe either way (in one
+# worker the way makes no difference).
+my @paths = ('handed over', 'spliced', 'spliced (TLS)');
+
 sub pair_on {
-    my ($lpid, $cpid) = @_;
-    my ($l, $c) = $t->pair(listener_opts => { worker => $lpid },
-        connector_opts => { worker => $cpid });
+    my ($lpid, $cpid, $path) = @_;
+    $path //= 'handed over';
+    my ($l, $c);
+    if ($path eq 'spliced (TLS)') {
+        my $h = $t->handle;
+        $l = Signaller::TLS::ws($t, "/listen/$h", worker => $lpid);
+        $c = Signaller::TLS::ws($t, "/connect/$h", worker => $cpid)
+            if ($l->status // 0) == 101;
+        die "TLS pair $lpid -> $cpid: "
+            . join(' ', map { $_ ? $_->status // 'none' : '-' } $l, $c)
+            . "\n" unless $c && ($c->status // 0) == 101;
+    } else {
+        my %pipe = $path eq 'spliced' ? (pipeline =>
+            Signaller::Test::Client::frame(payload => "behind $cpid")) : ();
+        ($l, $c) = $t->pair(listener_opts => { worker => $lpid },
+            connector_opts => { worker => $cpid, %pipe });
+        msg_is($l, OP_TEXT, "behind $cpid", "[$path] pipe $lpid -> $cpid: "
+            . 'the frame behind the request first') if %pipe;
+    }
     $l->send_text("hello from $lpid");
-    msg_is($c, OP_TEXT, "hello from $lpid", "pipe $lpid -> $cpid relays");
+    msg_is($c, OP_TEXT, "hello from $lpid", ($lpid == $cpid
+        ? '[same worker]' : "[$path]") . " pipe $lpid -> $cpid relays");
     return ($l, $c);
+}
+
+sub describe {
+    my ($m) = @_;
+    return !$m ? 'nothing' : $m->{eof} ? 'EOF'
+        : $m->{opcode} == OP_CLOSE ? 'close ' . ($m->{code} // '(empty)')
+            . " \"$m->{reason}\"" : "opcode $m->{opcode}";
 }
 
 # Next frame is close $code/$reason within $by (absolute time); returns
@@ -63,15 +114,29 @@ sub close_by {
     my $m = $c->read_message($by - time > 0 ? $by - time : 0.01);
     my $ok = $m && !$m->{eof} && $m->{opcode} == OP_CLOSE
         && ($m->{code} // 0) == $code && $m->{reason} eq $reason;
-    ok($ok, $name);
-    diag('got ' . (!$m ? 'nothing' : $m->{eof} ? 'EOF'
-        : $m->{opcode} == OP_CLOSE ? 'close ' . ($m->{code} // '(empty)')
-            . " \"$m->{reason}\"" : "opcode $m->{opcode}")) unless $ok;
+    ok($ok, $name) or diag('got ' . describe($m));
     return unless $ok;
     my $at = time;
     $c->send_close($code);
     ok($c->wait_eof(3), "$name: server closes TCP");
     return $at;
+}
+
+# The connection is dropped by $by (absolute time): EOF or RST, with no
+# close frame before it.
+sub dropped_by {
+    my ($c, $by, $name) = @_;
+    my $m = $c->read_message($by - time > 0 ? $by - time : 0.01);
+    ok($m && $m->{eof}, $name) or diag('got ' . describe($m));
+}
+
+# A message each way, exact bytes.
+sub relays {
+    my ($l, $c, $name) = @_;
+    $l->send_binary("\x00after\xff");
+    msg_is($c, OP_BINARY, "\x00after\xff", "$name: l -> c");
+    $c->send_text('back');
+    msg_is($l, OP_TEXT, 'back', "$name: c -> l");
 }
 
 sub connect_status {
@@ -91,11 +156,14 @@ sub connect_status {
     my @lv = map { listener_on($v) } 1 .. 3;     # waiting in the victim
     my $lx = listener_on($x);                     # waiting elsewhere
     my $ly = listener_on($y);
-    my ($a_l, $a_c) = pair_on($v, $x);            # listener in the victim
-    my ($b_l, $b_c) = pair_on($x, $v);            # connector in the victim
+    my (%a, %b, %e);    # path => [listener, connector]
+    for my $path (@paths) {
+        $a{$path} = [pair_on($v, $x, $path)];     # listener in the victim
+        $b{$path} = [pair_on($x, $v, $path)];     # connector in the victim
+        $e{$path} = [pair_on($x, $y, $path)];     # crossing, survivors
+    }
     my ($s_l, $s_c) = pair_on($v, $v);            # both in the victim
     my ($d_l, $d_c) = pair_on($y, $y);            # same worker, survivor
-    my ($e_l, $e_c) = pair_on($x, $y);            # crossing, survivors
 
     my $s = status($t)->{signaller};
     is($s->{waiting}, 5, 'before the kill: 5 waiting (' . status_line($s)
@@ -110,17 +178,34 @@ sub connect_status {
         $dt));
     cmp_ok($dt, '<', scaled(1), 'no hang');
 
-    # the other peer of each pipe that crossed into the dead worker
-    my $at = close_by($a_c, 4003, 'Peer Gone', $t0 + scaled(2),
-        "listener's worker killed: connector gets 4003 within 2 s");
-    note(sprintf '4003 to the connector after %.3f s', $at - $t0) if $at;
-    $at = close_by($b_l, 4003, 'Peer Gone', $t0 + scaled(2),
-        "connector's worker killed: listener gets 4003 within 2 s");
-    note(sprintf '4003 to the listener after %.3f s', $at - $t0) if $at;
+    # a handed-over pipe lived in its listener's worker: both peers dropped
+    dropped_by($_, $t0 + scaled(2), "[handed over] listener's worker "
+        . 'killed: its ' . ($_ == $a{'handed over'}[0] ? 'listener'
+        : 'connector, handed to it,') . ' dropped within 2 s, no close frame')
+        for @{$a{'handed over'}};
+
+    # the other peer of each spliced pipe that crossed into the dead worker
+    for my $path (grep { /spliced/ } @paths) {
+        my $at = close_by($a{$path}[1], 4003, 'Peer Gone', $t0 + scaled(2),
+            "[$path] listener's worker killed: connector gets 4003 "
+            . 'within 2 s');
+        note(sprintf "[$path] 4003 to the connector after %.3f s",
+            $at - $t0) if $at;
+        $at = close_by($b{$path}[0], 4003, 'Peer Gone', $t0 + scaled(2),
+            "[$path] connector's worker killed: listener gets 4003 "
+            . 'within 2 s');
+        note(sprintf "[$path] 4003 to the listener after %.3f s",
+            $at - $t0) if $at;
+    }
+
+    # a pipe handed over from the dead worker is not its own any more
+    relays(@{$b{'handed over'}}, "[handed over] connector's worker killed: "
+        . 'the pipe still relays');
 
     # everything the dead worker held is gone
     ok($_->wait_eof(2), 'connection in the dead worker closed')
-        for @lv, $s_l, $s_c, $a_l, $b_c;
+        for @lv, $s_l, $s_c, map { $a{$_}[0], $b{$_}[1] }
+            grep { /spliced/ } @paths;
 
     my ($w, $wt) = wait_status($t, 'signaller',
         sub { $_[0]{waiting} == 2 }, 1.5);
@@ -139,14 +224,15 @@ sub connect_status {
     close_listener($again, 'new listener on a freed handle');
 
     # survivors: pipes relay both ways, waiting listeners pair
-    for ([$d_l, $d_c, 'same-worker pipe'], [$e_l, $e_c, 'crossing pipe']) {
+    for ([$d_l, $d_c, 'same-worker pipe'],
+        map { [@{$e{$_}}, "[$_] crossing pipe"] } @paths)
+    {
         my ($l, $c, $name) = @$_;
-        $l->send_binary("\x00after\xff");
-        msg_is($c, OP_BINARY, "\x00after\xff", "$name of survivors: l -> c");
-        $c->send_text('back');
-        msg_is($l, OP_TEXT, 'back', "$name of survivors: c -> l");
+        relays($l, $c, "$name of survivors");
         finish_pipe($l, $c, "$name of survivors");
     }
+    finish_pipe(@{$b{'handed over'}}, "[handed over] pipe whose connector "
+        . 'came through the dead worker: ends normally');
     for my $l ($lx, $ly) {
         my $c = $t->ws("/connect/$l->{handle}");
         is($c->status, 101, 'listener in a surviving worker pairs');
@@ -185,13 +271,21 @@ sub connect_status {
 {
     ok(scalar $t->wait_workers(4), 'the master replaced the dead worker');
     my ($v, $x) = $t->worker_pids;
-    my ($l, $c) = pair_on($x, $v);
-    # a large message in flight towards the dead worker's connector
-    $l->send_binary('z' x 60000);
+    my %p = map { ($_ => [pair_on($x, $v, $_)]) } @paths;
+    # a large message in flight towards the connector in (or handed over
+    # by) the dead worker
+    $_->[0]->send_binary('z' x 60000) for values %p;
     kill 'KILL', $v;
     my $t0 = time;
-    my $at = close_by($l, 4003, 'Peer Gone', $t0 + scaled(2),
-        'busy crossing pipe: listener gets 4003 within 2 s');
+    for my $path (grep { /spliced/ } @paths) {
+        close_by($p{$path}[0], 4003, 'Peer Gone', $t0 + scaled(2),
+            "[$path] busy crossing pipe: listener gets 4003 within 2 s");
+    }
+    my ($l, $c) = @{$p{'handed over'}};
+    msg_is($c, OP_BINARY, 'z' x 60000, '[handed over] busy crossing pipe: '
+        . 'the large message arrives whole');
+    relays($l, $c, '[handed over] busy crossing pipe: still relays');
+    finish_pipe($l, $c, '[handed over] busy crossing pipe');
 }
 
 ### no leaks ###

@@ -1,8 +1,12 @@
 #!/usr/bin/perl
 
 # Reload and worker crash (issue 3): waiting listeners and pipes survive a
-# reload; a killed worker's listeners are purged and the other peer of a
-# crossed pipe gets 4003. Runs with at least 2 workers.
+# reload; a killed worker's listeners are purged. A crossed pipe whose
+# connector's socket was handed over to the listener's worker lives there:
+# the death of the connector's first worker leaves it relaying, the
+# listener's worker's drops both peers; the other peer of a spliced pipe
+# (a frame behind the connector's request) gets 4003. Runs with at least 2
+# workers.
 
 use strict;
 use warnings;
@@ -99,14 +103,37 @@ EOF
     is($c->status, 404, 'connect right after the kill: 404');
 }
 
-# a crossed pipe: the surviving peer gets 4003
+# a crossed pipe, handed over: it is the listener's worker's; spliced:
+# the surviving peer gets 4003
 for my $side ('listener', 'connector') {
+    ok(scalar $t->wait_workers($w), 'all workers up');
     my ($l, $c) = $t->pair(layout => 'cross');
     my ($dead, $live) = $side eq 'listener' ? ($l, $c) : ($c, $l);
-    isnt($l->pid, $c->pid, "pipe crosses workers ($side side dies)");
+    isnt($l->pid, $c->pid, "handed over: pipe crosses workers ($side side "
+        . 'dies)');
+    kill 'KILL', $dead->pid;
+    if ($side eq 'listener') {
+        my $m = $c->read_message(3);
+        ok($m && $m->{eof}, 'handed over: worker of the listener killed: '
+            . 'the connector is dropped too, no close frame');
+    } else {
+        $l->send_text('on');
+        msg_is($c, OP_TEXT, 'on', 'handed over: worker of the connector '
+            . 'killed: the pipe relays');
+        $c->send_text('and on');
+        msg_is($l, OP_TEXT, 'and on', '... both ways');
+        finish_pipe($l, $c, 'handed over, connector side killed');
+    }
+    ok(scalar $t->wait_workers($w), 'the killed worker replaced');
+    ($l, $c) = $t->pair(layout => 'cross', connector_opts => { pipeline =>
+        Signaller::Test::Client::frame(payload => 'behind') });
+    ($dead, $live) = $side eq 'listener' ? ($l, $c) : ($c, $l);
+    isnt($l->pid, $c->pid, "spliced: pipe crosses workers ($side side dies)");
+    msg_is($l, OP_TEXT, 'behind', 'spliced: the frame behind the request');
     kill 'KILL', $dead->pid;
     close_is($live, 4003, 'Peer Gone',
-        "worker of the $side killed: other peer gets 4003", timeout => 3);
+        "spliced: worker of the $side killed: other peer gets 4003",
+        timeout => 3);
 }
 
 # the server keeps working afterwards

@@ -90,14 +90,19 @@ sub send_raw {
 }
 
 # Read more into the buffer; 1 if data arrived, 0 on EOF, undef on timeout.
+# A TLS socket (Signaller::TLS) may hold decrypted data it has not handed
+# out yet (pending): that is read before waiting on the socket.
 sub _fill {
     my ($self, $deadline) = @_;
     return 0 if $self->{eof};
-    my $sel = IO::Select->new($self->{sock});
+    my $s = $self->{sock};
+    my $sel = IO::Select->new($s);
     while (1) {
-        my $left = $deadline - time;
-        $left = 0 if $left < 0;
-        return undef unless $sel->can_read($left);
+        unless ($s->can('pending') && $s->pending) {
+            my $left = $deadline - time;
+            $left = 0 if $left < 0;
+            return undef unless $sel->can_read($left);
+        }
         my $n = sysread($self->{sock}, my $chunk, 65536);
         if (!defined $n) {
             next if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;

@@ -1,0 +1,283 @@
+#!/usr/bin/perl
+
+# Pairs that cross workers, handed over (src/ngx_http_signaller_handoff.c):
+# a plain TCP connector that sent nothing behind its request, landing in
+# worker C for a listener waiting in worker L, gets its 101 from C, and
+# then C hands the client's socket to L, where the pair lives. With 2
+# workers (or SIGNALLER_WORKERS, if more), peers steered with the /_pid
+# probe:
+#
+#  - a handed-over pair relays both ways and closes normally, whichever
+#    peer closes; C writes the connector's access log line, at the end
+#    with the session's figures as L saw them, or at once with
+#    signaller_log_at handshake;
+#  - C holds nothing of the client afterwards (its descriptors counted):
+#    with log_at handshake it is back to its baseline at once, with
+#    log_at end it holds the client's copy and the Unix stream until the
+#    pair ends;
+#  - C killed (SIGKILL) after the handoff: the pair goes on;
+#  - a connector with a frame pipelined behind its request, or over TLS,
+#    is spliced as before (C keeps both descriptors) and works;
+#  - held messages, then a listener that closes right after pairing: the
+#    connector gets them and close 1000 (20 times);
+#  - signaller_status counts a handed-over pair as a crossing pipe.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(time sleep);
+use Signaller::Test;
+use Signaller::TLS;
+
+my $t_start = time;
+my $n = $ENV{SIGNALLER_WORKERS} // 2;
+$n = 2 if $n < 2;
+my $t = Signaller::Test->new(workers => $n)->require_module;
+$t->allow_log(qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9$/);
+Signaller::TLS::certificate($t);
+$t->run(<<'EOF');
+log_format sig '$pid|$signaller_role|$signaller_handle|$status|'
+               '$signaller_close_code|$signaller_messages_in|'
+               '$signaller_messages_out|$signaller_bytes_in|'
+               '$signaller_bytes_out|$signaller_crossed';
+server {
+    %%LISTEN%%
+    access_log %%PREFIX%%/sig.log sig;
+    location = /status { signaller_status; }
+    location / { signaller on; }
+    location /hs/ { signaller on; signaller_log_at handshake; }
+}
+server {
+    listen 127.0.0.1:%%PORT_1%% ssl reuseport;
+    ssl_certificate %%PREFIX%%/cert.pem;
+    ssl_certificate_key %%PREFIX%%/key.pem;
+    access_log %%PREFIX%%/sig.log sig;
+    location = /_pid { return 200 "$pid"; }
+    location /hs/ { signaller on; signaller_log_at handshake; }
+}
+EOF
+
+# sig.log lines of a handle, role => {field => value}, once $want of
+# them are there (3 s at most)
+sub lines_for {
+    my ($h, $want) = @_;
+    my @f = qw(pid role handle status code in out bytes_in bytes_out
+        crossed);
+    my $until = time + scaled(3);
+    my @lines;
+    while (1) {
+        @lines = grep { (split /\|/)[2] eq $h }
+            split /\n/, $t->read_file('sig.log');
+        last if @lines >= $want || time > $until;
+        sleep 0.05;
+    }
+    my %by;
+    for (@lines) {
+        my %e;
+        @e{@f} = split /\|/;
+        $by{$e{role}} = \%e;
+    }
+    return \%by;
+}
+
+sub fds {
+    my ($pid) = @_;
+    opendir my $d, "/proc/$pid/fd" or return -1;
+    return scalar grep { /^\d+$/ } readdir $d;
+}
+
+# $pid's descriptor count once it is $want (2 s at most), then the same
+# 0.2 s later
+sub fds_settle {
+    my ($pid, $want) = @_;
+    my $until = time + scaled(2);
+    sleep 0.02 while fds($pid) != $want && time < $until;
+    sleep 0.2;
+    return fds($pid);
+}
+
+# every worker's descriptor count, once it holds still for 0.1 s
+sub baseline {
+    my ($now, $then) = ('', '-');
+    my $until = time + scaled(2);
+    while ($now ne $then && time < $until) {
+        $then = $now;
+        sleep 0.1;
+        $now = join ' ', map { "$_=" . fds($_) } sort $t->worker_pids;
+    }
+    return { map { split /=/ } split / /, $now };
+}
+
+# the zone's figures in signaller_status's JSON
+sub zone_status {
+    my $c = $t->client;
+    $c->send_raw("GET /status?format=json HTTP/1.1\r\nHost: x\r\n"
+        . "Connection: close\r\n\r\n");
+    my $until = time + scaled(3);
+    1 while $c->_fill($until);
+    my (undef, $body) = split /\r\n\r\n/, $c->{buf}, 2;
+    my $z = eval { decode_json($body // '') } // {};
+    return $z->{zones}{signaller} // {};
+}
+
+sub exercise {
+    my ($l, $c, $tag) = @_;
+    # the frames' sizes as the server reads them (masked)
+    $l->send_text('hello');                  # 11 bytes
+    msg_is($c, OP_TEXT, 'hello', "$tag: listener -> connector");
+    $c->send_binary("\x00" . 'x' x 199);     # 208 bytes
+    msg_is($l, OP_BINARY, "\x00" . 'x' x 199, "$tag: connector -> listener");
+    $c->send_text('y');                      # 7 bytes
+    msg_is($l, OP_TEXT, 'y', "$tag: and again");
+}
+
+### relays, closes normally, C logs the connector's line ###
+for my $closer ('listener', 'connector') {
+    my $tag = "handed over, $closer closes";
+    my ($l, $c) = $t->pair(layout => 'cross');
+    my $h = $l->{handle};
+    isnt($l->pid, $c->pid, "$tag: crossing ($l->{pid} -> $c->{pid})");
+    exercise($l, $c, $tag);
+    ok(!lines_for($h, 0)->{connect}, "$tag: no line for the connector yet");
+    if ($closer eq 'listener') {
+        finish_pipe($l, $c, $tag);
+    } else {
+        $c->send_close(1000);
+        close_is($c, 1000, 'Normal Closure', "$tag: connector's 1000 echoed",
+            reply => 0);
+        close_is($l, 1000, 'Normal Closure', "$tag: listener gets 1000");
+    }
+    my $by = lines_for($h, 2);
+    my ($le, $ce) = @$by{qw(listen connect)};
+    ok($le && $ce, "$tag: a line for each peer") or next;
+    is($ce->{pid}, $c->pid, "$tag: the connector's line by its own worker");
+    is($le->{pid}, $l->pid, "$tag: the listener's by the listener's");
+    is(join(' ', @$ce{qw(status code in out bytes_in bytes_out crossed)}),
+        join(' ', 101, 1000, 2, 1, 208 + 7 + 8, 7 + 18, 1),
+        "$tag: connector's status, code, messages, bytes, crossed");
+    is(join(' ', @$le{qw(status code in out bytes_in bytes_out crossed)}),
+        join(' ', 101, 1000, 1, 2, 11 + 8, 204 + 3 + 18, 1),
+        "$tag: listener's");
+}
+
+### C's descriptors: nothing of the client is left there ###
+for my $at ('handshake', 'end') {
+    my $base = $at eq 'handshake' ? '/hs' : '';
+    my $tag = "log_at $at";
+    my $before = baseline();
+    my ($l, $c) = $t->pair(layout => 'cross', base => $base);
+    my ($lp, $cp) = ($l->pid, $c->pid);
+    my $held = $at eq 'handshake' ? 0 : 2;
+    is(fds_settle($cp, $before->{$cp} + $held), $before->{$cp} + $held,
+        "$tag: C holds $held more descriptors after pairing");
+    # L: the listener's socket, the connector's, and the report's stream
+    my $l_held = $at eq 'handshake' ? 2 : 3;
+    is(fds_settle($lp, $before->{$lp} + $l_held), $before->{$lp} + $l_held,
+        "$tag: L holds both peers' sockets"
+        . ($at eq 'end' ? ' and the stream to report on' : ''));
+    if ($at eq 'handshake') {
+        my $ce = lines_for($l->{handle}, 1)->{connect};
+        is($ce && "$ce->{pid} $ce->{status} $ce->{code}", "$cp 101 -",
+            "$tag: C logged the connector at once, 101");
+    }
+    exercise($l, $c, $tag);
+    finish_pipe($l, $c, $tag);
+    is(fds_settle($cp, $before->{$cp}), $before->{$cp},
+        "$tag: C back to its baseline after the end");
+}
+
+### C killed after the handoff: the pair goes on ###
+{
+    my ($l, $c) = $t->pair(layout => 'cross');
+    my $cp = $c->pid;
+    $l->send_text('before');
+    msg_is($c, OP_TEXT, 'before', 'kill C: relays before');
+    kill 'KILL', $cp;
+    my $until = time + scaled(2);
+    sleep 0.02 while grep({ $_ == $cp } $t->all_worker_pids) && time < $until;
+    ok(!grep({ $_ == $cp } $t->all_worker_pids), "kill C: $cp is gone");
+    $l->send_binary("\xffafter\x00");
+    msg_is($c, OP_BINARY, "\xffafter\x00", 'kill C: listener -> connector');
+    $c->send_text('still here');
+    msg_is($l, OP_TEXT, 'still here', 'kill C: connector -> listener');
+    finish_pipe($l, $c, 'kill C');
+    ok(scalar $t->wait_workers($n), 'kill C: the master replaced it');
+}
+
+### spliced: a frame behind the request, or TLS ###
+for my $how ('pipelined', 'TLS', 'TLS pipelined') {
+    my $tag = "spliced, $how";
+    my $early = Signaller::Test::Client::frame(opcode => OP_BINARY,
+        payload => "early\x00bird");
+    my %pipe = $how =~ /pipelined/ ? (pipeline => $early) : ();
+    my $before = baseline();
+    my $h = $t->handle;
+    my $l = $t->ws("/hs/listen/$h", probe => 1);
+    is($l->status, 101, "$tag: listener");
+    my $c = $how =~ /TLS/
+        ? Signaller::TLS::ws($t, "/hs/connect/$h", not_worker => $l->pid,
+            %pipe)
+        : $t->ws("/hs/connect/$h", not_worker => $l->pid, %pipe);
+    is($c->status, 101, "$tag: connector");
+    my $cp = $c->pid;
+    msg_is($l, OP_BINARY, "early\x00bird", "$tag: the pipelined frame first")
+        if %pipe;
+    exercise($l, $c, $tag);
+    # log_at handshake: a handed-over connector would hold nothing here
+    is(fds($cp), $before->{$cp} + 2,
+        "$tag: C holds the client's socket and the Unix stream");
+    finish_pipe($l, $c, $tag);
+    is(fds_settle($cp, $before->{$cp}), $before->{$cp},
+        "$tag: C back to its baseline after the end");
+}
+
+### held messages, and the listener closes right after pairing ###
+{
+    my @bad;
+    for my $i (1 .. 20) {
+        my $base = $i % 2 ? '' : '/hs';
+        my ($l, $c) = $t->pair(layout => 'cross', base => $base,
+            before => sub {
+                $_[0]->send_text("held $i");
+                $_[0]->send_binary("\x00" x $i);
+            });
+        $l->send_close(1000);
+        my @got = map { $c->read_message(2) } 1 .. 3;
+        my $got = join ', ', map { !$_ ? 'nothing' : $_->{eof} ? 'EOF'
+            : $_->{opcode} == OP_CLOSE ? "close $_->{code} $_->{reason}"
+            : "$_->{opcode} " . unpack('H*', $_->{payload}) } @got;
+        my $want = "1 " . unpack('H*', "held $i") . ", 2 " . ('00' x $i)
+            . ', close 1000 Normal Closure';
+        push @bad, "$i ($base): $got" unless $got eq $want;
+        $c->send_close(1000);
+        my ($code) = $l->read_close(2);
+        push @bad, "$i ($base): listener's echo " . ($code // 'none')
+            unless ($code // 0) == 1000;
+        push @bad, "$i ($base): connector not closed"
+            unless $c->wait_eof(2);
+        $l->close;
+        $c->close;
+    }
+    ok(!@bad, 'held messages then close 1000, 20 times') or diag(join "\n",
+        @bad);
+}
+
+### status: a handed-over pair is a crossing pipe ###
+{
+    my ($l, $c) = $t->pair(layout => 'cross');
+    my $s = zone_status();
+    is(($s->{crossing_pipes} // 'none') . ' ' . ($s->{pipes} // 'none'),
+        '1 0', 'status: one crossing pipe while open, no same-worker pipe');
+    finish_pipe($l, $c, 'status');
+    my $until = time + scaled(2);
+    sleep 0.05 while ($s = zone_status())->{crossing_pipes} && time < $until;
+    is(($s->{crossing_pipes} // 'none') . ' ' . ($s->{pipes} // 'none'),
+        '0 0', 'status: none after the end');
+}
+
+$t->stop;
+diag(sprintf 'handoff.t: %.1f s', time - $t_start);
+done_testing;
