@@ -150,6 +150,8 @@ ngx_http_signaller_handoff_pass(ngx_http_signaller_relay_t *rl)
 
     /* L reads and writes it now; this worker's copy is only closed */
 
+    r->write_event_handler = ngx_http_request_empty_handler;
+
     if (c->read->timer_set) {
         ngx_del_timer(c->read);
     }
