@@ -11,8 +11,8 @@
  * L is at the other end, not a process that took its pid or its name after
  * it died, sends the preamble and waits for L's answer before its client
  * gets 101 or 404.  A worker that fails on the way takes nothing from the
- * table: the listener stays waiting.  From then on this worker only
- * splices bytes (splice.c).
+ * table: the listener stays waiting.  From then on the client's socket
+ * goes to L (handoff.c), or this worker splices bytes (splice.c).
  */
 
 

@@ -12,9 +12,10 @@
  * each other across reloads.  A connector's worker connects and sends a
  * preamble naming a listener waiting here; L answers one byte, yes or no,
  * and takes the listener out of the table only once it has said yes.  The
- * stream then carries the connector's frames as they are, and L treats it
- * exactly like a client connection, so all protocol rules, limits and
- * timeouts are applied in one place, L, from L's own configuration.
+ * stream then carries the connector's socket itself (handoff.c), or its
+ * frames as they are (splice.c), and L treats it exactly like a client
+ * connection, so all protocol rules, limits and timeouts are applied in
+ * one place, L, from L's own configuration.
  *
  * Anyone in the network namespace can reach an abstract socket, so L asks
  * the kernel who connected (SO_PEERCRED) before a byte is read or anything

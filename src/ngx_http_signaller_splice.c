@@ -6,7 +6,9 @@
 
 /*
  * The connector's worker of a pair that crosses workers, once the
- * listener's worker ("L") has said yes: it only splices bytes.  The
+ * listener's worker ("L") has said yes, when the client's socket cannot
+ * be handed over (TLS, or bytes read behind the request): it only splices
+ * bytes.  The
  * client's masked frames go to L as they are (first those nginx read
  * behind the request), and L's server frames come back.  The socket
  * buffers give flow control in both directions, and no message is ever
