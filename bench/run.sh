@@ -532,7 +532,13 @@ for s in $active; do
     done
 done
 
-# instructions per relayed message, user space only, under callgrind
+# instructions per relayed message and per pairing, user space only,
+# under callgrind: each measured window is a dump of its own
+
+cg_ir() {    # the newest dump's total
+    ls "$1".*.* 2>/dev/null | sort | tail -1 \
+        | xargs -r grep -h '^summary:\|^totals:' | awk '{print $2; exit}'
+}
 
 if [ $callgrind = 1 ]; then
     for setup in floor w1; do
@@ -557,13 +563,23 @@ if [ $callgrind = 1 ]; then
             -S "callgrind_control -z $wait_pid >/dev/null" \
             -E "callgrind_control -d $wait_pid >/dev/null"
         sleep 0.5
-        ir=$(ls "$cg".*.* 2>/dev/null | sort | tail -1 \
-             | xargs -r grep -h '^summary:\|^totals:' | awk '{print $2; exit}')
+        ir=$(cg_ir "$cg")
+        gen "$setup" callgrind pair -n 8 -d 2 -w 0.5 \
+            -S "callgrind_control -z $wait_pid >/dev/null" \
+            -E "callgrind_control -d $wait_pid >/dev/null"
+        sleep 0.5
+        pir=$(cg_ir "$cg")
+        pairs=$(grep "setup=$setup label=callgrind mode=pair" "$raw" \
+                | tail -1 | sed -n 's/.* ops=\([0-9]*\) .*/\1/p')
         kill -TERM "$wait_pid" 2>/dev/null
         wait "$wait_pid" 2>/dev/null
         if [ -n "$ir" ]; then
             echo "RESULT setup=$setup label=ir mode=callgrind ir=$ir" \
                  "msgs=$((2 * CG_COUNT))" >> "$raw"
+        fi
+        if [ -n "$pir" ] && [ "${pairs:-0}" -gt 0 ]; then
+            echo "RESULT setup=$setup label=pir mode=cgpair ir=$pir" \
+                 "pairs=$pairs" >> "$raw"
         fi
     done
 fi
@@ -602,6 +618,7 @@ function kv(s,   i, a, n) {
     s = f["setup"]
     if (f["label"] == "callgrind") next
     if (f["mode"] == "callgrind") { ir[s] = f["ir"] / f["msgs"]; next }
+    if (f["mode"] == "cgpair") { pir[s] = f["ir"] / f["pairs"]; next }
     if (f["mode"] == "idle") {
         key = "idle listeners"
         cpu[key, s] = f["pss_per_conn_b"]
@@ -649,6 +666,13 @@ END {
         if (ir["floor"] > 0) ratio = sprintf("%.1f", ir[s] / ir["floor"])
         printf "| callgrind msg 64B n=10 | %s | - | %.0f Ir/msg (user space) | %s | - | - |\n", s, ir[s], ratio
     }
+    for (j = 0; j < ns; j++) {
+        s = setups[j]
+        if (!(s in pir)) continue
+        ratio = "-"
+        if (pir["floor"] > 0) ratio = sprintf("%.1f", pir[s] / pir["floor"])
+        printf "| callgrind pair c=8 | %s | - | %.0f Ir/pairing (user space) | %s | - | - |\n", s, pir[s], ratio
+    }
 }' "$sel")
 
 machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, Linux $(uname -r), nginx $("$NGINX" -v 2>&1 | cut -d/ -f2); load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
@@ -670,6 +694,7 @@ function verdict(ok) { return ok ? "met" : "NOT met" }
     if (f["label"] == "pair") pair_cpu[s] = f["cpu_ns_op"]
     if (f["label"] == "idle") { pss[s] = f["pss_per_conn_b"]; ierr[s] = f["errors"]; in_[s] = f["n"]; iest[s] = f["established"] }
     if (f["mode"] == "callgrind") ir[s] = f["ir"] / f["msgs"]
+    if (f["mode"] == "cgpair") pir[s] = f["ir"] / f["pairs"]
 }
 END {
     if (w1cpu["floor"] > 0 && w1cpu["w1"] > 0)
@@ -685,7 +710,15 @@ END {
     if ("w2" in pss)
         printf "- idle listeners, 2 workers: %d B at %d listeners, %d established, %d errors (target <= 2560 B at 30000, zero errors): %s\n", pss["w2"], in_["w2"], iest["w2"], ierr["w2"], verdict(pss["w2"] <= 2560 && ierr["w2"] == 0 && in_["w2"] >= 30000)
     if ("w1" in ir)
-        printf "- instructions per relayed message (callgrind, user space, 1 worker): %.0f (floor %.0f)\n", ir["w1"], ir["floor"]
+        printf "- instructions per relayed message (callgrind, user space, 1 worker): %.0f (floor %.0f; issue 14: <= 670): %s\n", ir["w1"], ir["floor"], verdict(ir["w1"] <= 670)
+    if ("w1" in pir)
+        printf "- instructions per pairing (callgrind, user space, 1 worker): %.0f (floor %.0f)\n", pir["w1"], pir["floor"]
+    if (w1cpu["w1"] > 0 && w1cpu["w2"] > 0)
+        printf "- issue 14: crossing workers, window 1: %.2f x same worker (target <= 1.15): %s\n", w1cpu["w2"] / w1cpu["w1"], verdict(w1cpu["w2"] / w1cpu["w1"] <= 1.15)
+    if (pair_cpu["w1"] > 0 && pair_cpu["w2"] > 0)
+        printf "- issue 14: crossing workers, per pairing: %.2f x same worker (target <= 1.15): %s\n", pair_cpu["w2"] / pair_cpu["w1"], verdict(pair_cpu["w2"] / pair_cpu["w1"] <= 1.15)
+    if (pair_cpu["floor"] > 0 && pair_cpu["w1"] > 0)
+        printf "- issue 14: pairing, 1 worker: %.2f x floor (target <= 1.1): %s\n", pair_cpu["w1"] / pair_cpu["floor"], verdict(pair_cpu["w1"] / pair_cpu["floor"] <= 1.1)
 }' "$sel")
 
 # the front's hop: the front setup against w1, the same node direct
@@ -906,7 +939,7 @@ report=$RESULTS/report-$stamp.md
     echo
     echo "$wholecost"
     echo
-    echo "Targets (issue 6):"
+    echo "Targets (issues 6 and 14):"
     echo
     echo "$targets"
     echo
