@@ -178,12 +178,13 @@ EOF
     server_prefix=$prefix
 }
 
-start_nginx() {    # workers port [extra] [name]; sets server_pid, pids
-    local w=$1 prefix=$tmp/nginx-${4:-$1} i
-    nginx_conf "$@"
+# nginx with the configuration in the prefix, on the server's CPU, until
+# its workers are up; stderr to the file given (else the caller's)
+launch_nginx() {    # prefix workers [stderr]; sets server_pid, pids
+    local prefix=$1 w=$2 i
     rm -f "$prefix/logs/nginx.pid"
     taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" \
-        || return 1
+        2>"${3:-/dev/stderr}" || return 1
     for i in $(seq 50); do
         [ -s "$prefix/logs/nginx.pid" ] && break
         sleep 0.1
@@ -195,6 +196,11 @@ start_nginx() {    # workers port [extra] [name]; sets server_pid, pids
         [ "$(echo "$pids" | tr , '\n' | grep -c .)" = "$w" ] && break
         sleep 0.1
     done
+}
+
+start_nginx() {    # workers port [extra] [name]; sets server_pid, pids
+    nginx_conf "$@"
+    launch_nginx "$tmp/nginx-${4:-$1}" "$1"
 }
 
 # The front of conf.example.cluster, reduced to what a request goes
@@ -255,24 +261,11 @@ EOF
 }
 
 start_front() {    # port node-port; sets server_pid, pids (front and node)
-    local prefix=$tmp/nginx-front node_pids i
+    local prefix=$tmp/nginx-front node_pids
     start_nginx 1 "$2" "" fnode || return 1
     node_pids=$pids
     front_conf "$@"
-    rm -f "$prefix/logs/nginx.pid"
-    taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" \
-        || return 1
-    for i in $(seq 50); do
-        [ -s "$prefix/logs/nginx.pid" ] && break
-        sleep 0.1
-    done
-    server_pid=$(cat "$prefix/logs/nginx.pid")
-    all_servers+=("$server_pid")
-    for i in $(seq 50); do
-        pids=$(children "$server_pid" | paste -sd,)
-        [ "$(echo "$pids" | tr , '\n' | grep -c .)" = 2 ] && break
-        sleep 0.1
-    done
+    launch_nginx "$prefix" 2 || return 1
     pids=$pids,$node_pids
 }
 
@@ -377,21 +370,8 @@ http {
     }
 }
 EOF
-    rm -f "$prefix/logs/nginx.pid"
-    taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" \
-        2>"$tmp/nchan.log" \
+    launch_nginx "$prefix" 1 "$tmp/nchan.log" \
         || { why="nginx with nchan did not start: $(tail -1 "$tmp/nchan.log")"; return 1; }
-    for i in $(seq 50); do
-        [ -s "$prefix/logs/nginx.pid" ] && break
-        sleep 0.1
-    done
-    server_pid=$(cat "$prefix/logs/nginx.pid")
-    all_servers+=("$server_pid")
-    for i in $(seq 50); do
-        pids=$(children "$server_pid" | paste -sd,)
-        [ -n "$pids" ] && break
-        sleep 0.1
-    done
 }
 
 stop_server() {    # pid
