@@ -131,8 +131,9 @@ ngx_http_signaller_token_role(ngx_array_t *secrets, ngx_str_t *handle,
             continue;
         }
 
-        msg.len = ngx_sprintf(text, "%V:%V:%V",
-                              &ngx_http_signaller_roles[role], handle, expiry)
+        msg.len = ngx_snprintf(text, sizeof(text), "%V:%V:%V",
+                               &ngx_http_signaller_roles[role], handle,
+                               expiry)
                   - text;
 
         for (i = 0; i < secrets->nelts; i++) {
