@@ -179,12 +179,18 @@ EOF
 }
 
 # nginx with the configuration in the prefix, on the server's CPU, until
-# its workers are up; stderr to the file given (else the caller's)
+# its workers are up; stderr appended to the file given (else the
+# caller's: redirecting to /dev/stderr would truncate a log it points to)
 launch_nginx() {    # prefix workers [stderr]; sets server_pid, pids
     local prefix=$1 w=$2 i
     rm -f "$prefix/logs/nginx.pid"
-    taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -c "$prefix/nginx.conf" \
-        2>"${3:-/dev/stderr}" || return 1
+    if [ -n "${3:-}" ]; then
+        taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" \
+            -c "$prefix/nginx.conf" 2>>"$3" || return 1
+    else
+        taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" \
+            -c "$prefix/nginx.conf" || return 1
+    fi
     for i in $(seq 50); do
         [ -s "$prefix/logs/nginx.pid" ] && break
         sleep 0.1
