@@ -21,15 +21,66 @@
 #endif
 
 
+/* random bytes drawn from the kernel at once, 64 listener ids' worth */
+#define NGX_HTTP_SIGNALLER_RANDOM_POOL  1024
+
+
+static ngx_int_t ngx_http_signaller_kernel_random(void *buf, size_t len);
 static ngx_int_t ngx_http_signaller_proc_start(ngx_pid_t pid,
     uint64_t *start);
 
 
 ngx_http_signaller_ident_t  ngx_http_signaller_self;
 
+static u_char     ngx_http_signaller_pool[NGX_HTTP_SIGNALLER_RANDOM_POOL];
+static size_t     ngx_http_signaller_pool_left;
+static ngx_pid_t  ngx_http_signaller_pool_pid;
+
+
+/*
+ * Random bytes from the kernel, drawn a block at a time rather than with
+ * a system call per handshake.  The block is a process's own: one filled
+ * before a fork is never used after it, and each byte is handed out once
+ * and wiped.
+ */
 
 ngx_int_t
 ngx_http_signaller_random(void *buf, size_t len)
+{
+    u_char  *p;
+
+    if (len > NGX_HTTP_SIGNALLER_RANDOM_POOL) {
+        return ngx_http_signaller_kernel_random(buf, len);
+    }
+
+    if (ngx_http_signaller_pool_pid != ngx_pid
+        || ngx_http_signaller_pool_left < len)
+    {
+        if (ngx_http_signaller_kernel_random(ngx_http_signaller_pool,
+                                             NGX_HTTP_SIGNALLER_RANDOM_POOL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_signaller_pool_left = NGX_HTTP_SIGNALLER_RANDOM_POOL;
+        ngx_http_signaller_pool_pid = ngx_pid;
+    }
+
+    p = ngx_http_signaller_pool + NGX_HTTP_SIGNALLER_RANDOM_POOL
+        - ngx_http_signaller_pool_left;
+
+    ngx_memcpy(buf, p, len);
+    ngx_explicit_memzero(p, len);
+
+    ngx_http_signaller_pool_left -= len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_signaller_kernel_random(void *buf, size_t len)
 {
     u_char    *p;
     ssize_t    n;
