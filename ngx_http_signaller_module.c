@@ -286,7 +286,8 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         s = ngx_http_signaller_session_create(r->connection->pool,
                                               r->connection, slcf);
         if (s == NULL) {
-            ngx_http_signaller_table_delete(slcf->shm_zone, &handle, &id);
+            (void) ngx_http_signaller_table_delete(slcf->shm_zone, &handle,
+                                                   &id);
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -306,7 +307,10 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
     }
 
     l = ngx_http_signaller_session_find(&entry.id);
-    if (l == NULL || !l->waiting || l->closing) {
+    if (l == NULL || !l->waiting || l->closing
+        || ngx_http_signaller_table_take(slcf->shm_zone, &handle, &entry.id)
+           != NGX_OK)
+    {
         return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, &key);
     }
 
@@ -314,11 +318,16 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
 
     s = ngx_http_signaller_session_create(r->connection->pool,
                                           r->connection, l->conf);
-    if (s == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    rc = s ? ngx_http_signaller_takeover(r, s, l, &key)
+           : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    if (rc != NGX_DONE) {
+        /* taken and never paired: as if its connector had come and gone */
+        ngx_http_signaller_close_pair(l, NGX_HTTP_SIGNALLER_PEER_GONE, 0);
     }
 
-    return ngx_http_signaller_takeover(r, s, l, &key);
+    return rc;
 }
 
 

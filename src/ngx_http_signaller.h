@@ -23,14 +23,19 @@
 
 /*
  * Between workers (ngx_http_signaller_wire.c): a worker's relay socket is
- * "@ngx_http_signaller/<its name in hex>" in the abstract namespace; a
- * connector's worker sends a preamble (magic, version, flags, handle
- * length, listener id, handle) and the listener's worker answers one
- * byte.  With HANDOFF, the connector's worker then sends one byte, 'h',
- * with the client's socket (SCM_RIGHTS) instead of splicing; with REPORT
- * too, the listener's worker sends the session's figures when it ends.
+ * "@ngx_http_signaller/<its name in hex>" in the abstract namespace, a
+ * Unix stream per spliced pair; a connector's worker sends a preamble
+ * (magic, version, flags, handle length, listener id, handle) and the
+ * listener's worker answers one byte.  Its link socket, the same name and
+ * "/link", takes one Unix seqpacket connection from each other worker,
+ * kept for the worker's life: a handoff is a preamble with HANDOFF and a
+ * tag, the client's socket attached (SCM_RIGHTS), or without HANDOFF and
+ * without a socket when the connector left first; with REPORT the
+ * listener's worker sends back the session's figures and the tag when it
+ * ends.
  */
 #define NGX_HTTP_SIGNALLER_RELAY_NAME      "ngx_http_signaller/"
+#define NGX_HTTP_SIGNALLER_LINK_NAME       "/link"
 #define NGX_HTTP_SIGNALLER_PREAMBLE_MAX                                     \
     (4 + 1 + 1 + 1 + NGX_HTTP_SIGNALLER_ID_LEN                              \
      + NGX_HTTP_SIGNALLER_HANDLE_MAX)
@@ -39,9 +44,12 @@
 #define NGX_HTTP_SIGNALLER_ANSWER_YES      'y'
 #define NGX_HTTP_SIGNALLER_ANSWER_NO       'n'
 #define NGX_HTTP_SIGNALLER_ANSWER_BUSY     'b'
-#define NGX_HTTP_SIGNALLER_HANDOFF_BYTE    'h'
+#define NGX_HTTP_SIGNALLER_TAG_LEN         8
+#define NGX_HTTP_SIGNALLER_HANDOFF_MAX                                      \
+    (NGX_HTTP_SIGNALLER_PREAMBLE_MAX + NGX_HTTP_SIGNALLER_TAG_LEN)
 /* 'r', the close code (2 bytes), messages in and out, bytes in and out */
 #define NGX_HTTP_SIGNALLER_REPORT_LEN      (1 + 2 + 4 * 8)
+#define NGX_HTTP_SIGNALLER_LINK_MAX        NGX_HTTP_SIGNALLER_HANDOFF_MAX
 
 #define NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED  426
 
@@ -112,6 +120,7 @@ typedef struct {
     ngx_rbtree_node_t                sentinel;
     ngx_queue_t                      workers;
     ngx_uint_t                       entries;
+    ngx_uint_t                       taken;    /* of them, being paired */
     ngx_uint_t                       generation;  /* configuration loads */
     ngx_http_signaller_counters_t    counters;
 } ngx_http_signaller_shctx_t;
@@ -207,6 +216,7 @@ typedef struct {
 struct ngx_http_signaller_worker_s {
     ngx_queue_t                      queue;   /* in shctx->workers */
     ngx_queue_t                      entries;
+    ngx_queue_t                      taken;   /* entries it is pairing */
     ngx_http_signaller_ident_t       ident;
     ngx_uint_t                       generation;
     ngx_uint_t                       stopping; /* stops or exited, on purpose */
@@ -218,7 +228,9 @@ struct ngx_http_signaller_worker_s {
 typedef struct {
     ngx_str_node_t                   sn;      /* key: crc32 of the handle */
     ngx_queue_t                      queue;   /* in its worker's entries */
+    ngx_queue_t                      taken;   /* in its taker's */
     ngx_http_signaller_worker_t     *worker;
+    ngx_http_signaller_worker_t     *taker;   /* pairs it; NULL: none yet */
     ngx_http_signaller_id_t          id;
     u_char                           data[1];
 } ngx_http_signaller_node_t;
@@ -300,8 +312,9 @@ struct ngx_http_signaller_session_s {
     ngx_http_signaller_figures_t     figures;
     ngx_http_signaller_logreq_t     *logreq;  /* signaller_log_at end */
 
-    /* a handed-over connector's worker, which logs it from our figures */
-    ngx_socket_t                     report;  /* -1: none */
+    /* a handed-over connector's worker logs it from our figures */
+    ngx_uint_t                       link;    /* its serial; 0: none */
+    uint64_t                         tag;
 
     ngx_event_t                      timer;
     ngx_event_t                      ping;    /* signaller_ping_interval */
@@ -339,11 +352,6 @@ struct ngx_http_signaller_session_s {
 
     /* a connector relayed from another worker, on a Unix stream */
     unsigned                         relayed:1;
-    /* a relayed connector whose socket itself is on its way: nothing is
-     * read or written until it comes */
-    unsigned                         handing:1;
-    /* ... and its worker wants the figures when the session ends */
-    unsigned                         reporting:1;
     /* a connector whose socket another worker handed over */
     unsigned                         handed:1;
     /* a listener in the table, not paired yet */
@@ -400,15 +408,41 @@ typedef struct {
     ngx_http_signaller_tracker_t     up_frames;
     ngx_http_signaller_tracker_t     down_frames;
 
-    /* NGX_HTTP_SIGNALLER_HANDOFF: the client's socket goes to L instead */
-    ngx_uint_t                       flags;
-    u_char                           report[NGX_HTTP_SIGNALLER_REPORT_LEN];
-    size_t                           reported;
-
     unsigned                         close_sent:1;  /* we told the client */
     unsigned                         client_eof:1;
     unsigned                         peer_eof:1;    /* L's stream ended */
 } ngx_http_signaller_relay_t;
+
+
+/* a link to or from another worker (ngx_http_signaller_link.c) */
+typedef struct {
+    ngx_queue_t                      queue;    /* all links of a worker */
+    ngx_connection_t                *connection;
+    ngx_http_signaller_ident_t       worker;   /* at the other end */
+    ngx_uint_t                       serial;
+    ngx_queue_t                      out;      /* messages not sent yet */
+    ngx_rbtree_t                     reports;  /* handoffs, by tag */
+    ngx_rbtree_node_t                sentinel;
+    unsigned                         to:1;     /* we connected */
+} ngx_http_signaller_link_t;
+
+
+/* the connector's worker of a pair it hands over (handoff_connector.c) */
+typedef struct {
+    ngx_rbtree_node_t                node;     /* key: the tag */
+    ngx_http_signaller_figures_t     figures;
+    ngx_http_request_t              *request;
+    ngx_http_signaller_link_t       *link;
+    void                            *queued;   /* in the link's "out" */
+    ngx_str_t                        key;
+    ngx_event_t                      timer;
+    ngx_msec_t                       send_timeout;
+    ngx_uint_t                       flags;
+    ngx_http_signaller_id_t          id;
+    u_char                           handle[NGX_HTTP_SIGNALLER_HANDLE_MAX];
+    unsigned                         sent:1;   /* L has the socket */
+    unsigned                         handler:1; /* in the content handler */
+} ngx_http_signaller_handoff_t;
 
 
 /* ngx_http_signaller_frame.c */
@@ -461,15 +495,17 @@ extern ngx_http_signaller_ident_t  ngx_http_signaller_self;
 /* ngx_http_signaller_wire.c */
 
 socklen_t ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
-    ngx_http_signaller_id_t *name);
+    ngx_http_signaller_id_t *name, ngx_uint_t link);
 u_char *ngx_http_signaller_preamble_write(u_char *p,
     ngx_http_signaller_id_t *id, ngx_str_t *handle, ngx_uint_t flags);
 ngx_int_t ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
     ngx_http_signaller_preamble_t *pre);
-ngx_int_t ngx_http_signaller_handoff_send(ngx_socket_t fd,
-    ngx_socket_t client);
-ngx_int_t ngx_http_signaller_handoff_recv(ngx_socket_t fd,
-    ngx_socket_t *client);
+ngx_int_t ngx_http_signaller_wire_send(ngx_socket_t fd, u_char *buf,
+    size_t len, ngx_socket_t client);
+ssize_t ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf,
+    size_t size, ngx_socket_t *client);
+u_char *ngx_http_signaller_tag_write(u_char *p, uint64_t tag);
+uint64_t ngx_http_signaller_tag_parse(u_char *p);
 u_char *ngx_http_signaller_report_write(u_char *p,
     ngx_http_signaller_figures_t *f);
 ngx_int_t ngx_http_signaller_report_parse(u_char *buf,
@@ -563,7 +599,9 @@ ngx_int_t ngx_http_signaller_table_insert(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_uint_t max, ngx_http_signaller_id_t *id);
 ngx_int_t ngx_http_signaller_table_find(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_http_signaller_entry_t *entry);
-void ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,
+ngx_int_t ngx_http_signaller_table_take(ngx_shm_zone_t *zone,
+    ngx_str_t *handle, ngx_http_signaller_id_t *id);
+ngx_int_t ngx_http_signaller_table_delete(ngx_shm_zone_t *zone,
     ngx_str_t *handle, ngx_http_signaller_id_t *id);
 void ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_http_signaller_node_t *node);
@@ -583,7 +621,7 @@ ngx_http_signaller_session_t *ngx_http_signaller_session_find(
     ngx_http_signaller_id_t *id);
 void ngx_http_signaller_session_start(ngx_http_signaller_session_t *s,
     ngx_http_signaller_session_t *listener, ngx_buf_t *early);
-void ngx_http_signaller_session_unlist(ngx_http_signaller_session_t *s);
+ngx_int_t ngx_http_signaller_session_unlist(ngx_http_signaller_session_t *s);
 
 
 /* ngx_http_signaller_buf.c */
@@ -630,6 +668,8 @@ void ngx_http_signaller_cleanup(void *data);
 
 void ngx_http_signaller_relay_init(ngx_cycle_t *cycle);
 void ngx_http_signaller_relay_exit(ngx_cycle_t *cycle);
+ngx_socket_t ngx_http_signaller_relay_next(ngx_connection_t *lc,
+    ngx_pid_t *pid);
 ngx_connection_t *ngx_http_signaller_relay_connection(ngx_socket_t fd,
     ngx_pool_t *pool, ngx_log_t *log);
 
@@ -638,14 +678,45 @@ ngx_connection_t *ngx_http_signaller_relay_connection(ngx_socket_t fd,
 
 ngx_int_t ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key);
+ngx_int_t ngx_http_signaller_relay_reach(ngx_socket_t fd,
+    ngx_http_signaller_ident_t *w, ngx_uint_t link, ngx_log_t *log);
+ngx_int_t ngx_http_signaller_relay_unavailable(ngx_http_request_t *r);
+ngx_int_t ngx_http_signaller_relay_gone(ngx_http_request_t *r,
+    ngx_http_signaller_ident_t *worker, ngx_str_t *key);
 
 
-/* ngx_http_signaller_handoff.c */
+/* ngx_http_signaller_handoff_connector.c */
 
-void ngx_http_signaller_handoff_start(ngx_http_signaller_relay_t *rl);
-void ngx_http_signaller_handoff_wait(ngx_http_signaller_session_t *s,
-    ngx_uint_t flags);
-void ngx_http_signaller_handoff_report(ngx_http_signaller_session_t *s);
+ngx_int_t ngx_http_signaller_handoff_start(ngx_http_request_t *r,
+    ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key);
+void ngx_http_signaller_handoff_sent(ngx_http_signaller_handoff_t *h);
+void ngx_http_signaller_handoff_failed(ngx_http_signaller_handoff_t *h);
+void ngx_http_signaller_handoff_reported(ngx_http_signaller_link_t *link,
+    uint64_t tag, ngx_http_signaller_figures_t *f);
+
+
+/* ngx_http_signaller_handoff_listener.c */
+
+void ngx_http_signaller_handoffs_init(void);
+void ngx_http_signaller_handoffs_exit(void);
+void ngx_http_signaller_handoff_receive(ngx_http_signaller_link_t *link,
+    ngx_http_signaller_preamble_t *pre, uint64_t tag, ngx_socket_t fd);
+void ngx_http_signaller_handoff_left(ngx_http_signaller_session_t *l,
+    ngx_uint_t code);
+
+
+/* ngx_http_signaller_link.c */
+
+void ngx_http_signaller_links_init(void);
+ngx_int_t ngx_http_signaller_link_init(ngx_cycle_t *cycle);
+void ngx_http_signaller_link_exit(void);
+ngx_http_signaller_link_t *ngx_http_signaller_link_get(
+    ngx_http_signaller_ident_t *w, ngx_log_t *log, ngx_int_t *rc);
+ngx_int_t ngx_http_signaller_link_send(ngx_http_signaller_link_t *link,
+    u_char *buf, size_t len, ngx_socket_t fd,
+    ngx_http_signaller_handoff_t *h);
+void ngx_http_signaller_link_unqueue(ngx_http_signaller_handoff_t *h);
+void ngx_http_signaller_link_report(ngx_http_signaller_session_t *s);
 
 
 /* ngx_http_signaller_splice.c */

@@ -145,8 +145,12 @@ ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
 {
     ngx_http_signaller_session_t  *p;
 
-    if (s->waiting) {
-        ngx_http_signaller_session_unlist(s);
+    /* a connector on its way from another worker is told as a peer */
+
+    if (s->waiting
+        && ngx_http_signaller_session_unlist(s) == NGX_BUSY)
+    {
+        ngx_http_signaller_handoff_left(s, peer_code);
     }
 
     p = s->peer;
@@ -260,7 +264,7 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
     code = (c->close || ngx_terminate) ? NGX_HTTP_SIGNALLER_GOING_AWAY
                                        : NGX_HTTP_SIGNALLER_PEER_GONE;
 
-    if (code == NGX_HTTP_SIGNALLER_GOING_AWAY && !s->eof && !s->handing
+    if (code == NGX_HTTP_SIGNALLER_GOING_AWAY && !s->eof
         && !(s->request && s->request->out)
         && s->orphan == NULL && s->pong_pos == NULL && s->ping_pos == NULL
         && (s->peer == NULL || s->peer->in == NULL
@@ -307,8 +311,8 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
 
     ngx_http_signaller_log_end(s);
 
-    if (s->report != (ngx_socket_t) -1) {
-        ngx_http_signaller_handoff_report(s);
+    if (s->link) {
+        ngx_http_signaller_link_report(s);
     }
 
     if (!s->refusal) {

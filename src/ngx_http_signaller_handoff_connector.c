@@ -5,68 +5,138 @@
 
 
 /*
- * Pairs that cross workers, made pairs in one worker: once the listener's
- * worker ("L") has said yes, the connector's worker ("C") sends the 101
- * and then the client's socket itself (SCM_RIGHTS) over the Unix stream,
- * and L pairs a session on it with the listener, as if the connector had
- * landed there.  From then on no byte crosses workers, and C holds no
- * buffer; with "signaller_log_at end" it keeps the request and the Unix
- * stream, idle, until L reports the session's figures for its access log
- * line.  A socket moves only when nothing of the client's was read behind
- * its request and no TLS state lives in C (splice.c does the rest).
+ * Pairs that cross workers, made pairs in one worker: the connector's
+ * worker ("C").  C takes the listener's table entry, so that no other
+ * connector can, sends the 101, and then the client's socket itself
+ * (SCM_RIGHTS) over its link to the listener's worker ("L", link.c),
+ * which pairs a session on it with the listener as if the connector had
+ * landed there (handoff_listener.c).  From then on no byte crosses
+ * workers, and C holds no buffer.  With "signaller_log_at end" C keeps the
+ * request until L reports the session's figures for its access log line.
+ * A socket moves only when nothing of the client's was read behind its
+ * request and no TLS state lives in C (splice.c does the rest).
  */
 
 
 #include "ngx_http_signaller.h"
 
 
-/* C sends the socket as soon as its 101 is out */
-#define NGX_HTTP_SIGNALLER_HANDOFF_TIMEOUT   2000
-
-
 static void ngx_http_signaller_handoff_flush(ngx_http_request_t *r);
-static void ngx_http_signaller_handoff_pass(ngx_http_signaller_relay_t *rl);
-static void ngx_http_signaller_handoff_reported(ngx_event_t *ev);
-static void ngx_http_signaller_handoff_receive(ngx_event_t *ev);
-static void ngx_http_signaller_handoff_swap(ngx_http_signaller_session_t *s,
-    ngx_socket_t fd);
+static void ngx_http_signaller_handoff_pass(ngx_http_signaller_handoff_t *h);
+static void ngx_http_signaller_handoff_timer(ngx_event_t *ev);
+static void ngx_http_signaller_handoff_finalize(
+    ngx_http_signaller_handoff_t *h, ngx_int_t rc);
+static void ngx_http_signaller_handoff_cleanup(void *data);
 static void ngx_http_signaller_handoff_unwatch(ngx_connection_t *c);
 
 
-/* C: L has said yes; the 101 goes out first */
+/* tags the handoffs of this worker for the reports that come back */
+static uint64_t  ngx_http_signaller_handoff_tag;
 
-void
-ngx_http_signaller_handoff_start(ngx_http_signaller_relay_t *rl)
+
+/*
+ * C: the connector's request "r" pairs with the listener "entry" names,
+ * which waits in another worker.  The request is kept (NGX_DONE) until
+ * its socket has gone, or its report has come.
+ */
+
+ngx_int_t
+ngx_http_signaller_handoff_start(ngx_http_request_t *r,
+    ngx_http_signaller_entry_t *entry, ngx_str_t *handle, ngx_str_t *key)
 {
-    ngx_http_request_t             *r;
+    ngx_int_t                       rc;
+    ngx_uint_t                      flags;
+    ngx_connection_t               *c;
+    ngx_pool_cleanup_t             *cln;
+    ngx_http_signaller_link_t      *link;
+    ngx_http_signaller_handoff_t   *h;
     ngx_http_signaller_loc_conf_t  *slcf;
 
-    r = rl->request;
+    c = r->connection;
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
 
-    rl->figures.data = rl;
-    rl->figures.paired = ngx_current_msec;
-    rl->figures.crossed = 1;
+    link = ngx_http_signaller_link_get(&entry->worker, c->log, &rc);
 
-    ngx_http_set_ctx(r, &rl->figures, ngx_http_signaller_module);
+    if (link == NULL) {
+        return (rc == NGX_ERROR)
+               ? ngx_http_signaller_relay_unavailable(r)
+               : ngx_http_signaller_relay_gone(r, &entry->worker, key);
+    }
+
+    /*
+     * The request lives until L reports the end, for the access log line,
+     * or for a module that counts it meanwhile (limit_conn): asked before
+     * a cleanup of ours is added.
+     */
+
+    flags = NGX_HTTP_SIGNALLER_HANDOFF;
+
+    if (slcf->log_at == NGX_HTTP_SIGNALLER_LOG_END
+        || ngx_http_signaller_request_tied(r))
+    {
+        flags |= NGX_HTTP_SIGNALLER_REPORT;
+    }
+
+    h = ngx_pcalloc(r->pool, sizeof(ngx_http_signaller_handoff_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+
+    if (h == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_signaller_table_take(slcf->shm_zone, handle, &entry->id)
+        != NGX_OK)
+    {
+        return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, key);
+    }
+
+    /* from here on, however the request ends, L hears of it */
+
+    h->node.key = ++ngx_http_signaller_handoff_tag;
+    h->request = r;
+    h->link = link;
+    h->key = *key;
+    h->id = entry->id;
+    h->send_timeout = slcf->send_timeout;
+    h->flags = flags;
+    ngx_memcpy(h->handle, handle->data, handle->len);
+
+    h->figures.data = h;
+    h->figures.handle = *handle;
+    h->figures.opened = ngx_current_msec;
+    h->figures.paired = ngx_current_msec;
+    h->figures.crossed = 1;
+
+    h->timer.handler = ngx_http_signaller_handoff_timer;
+    h->timer.data = h;
+    h->timer.log = c->log;
+
+    cln->handler = ngx_http_signaller_handoff_cleanup;
+    cln->data = h;
+
+    ngx_http_set_ctx(r, &h->figures, ngx_http_signaller_module);
 
     /* what the client sends from now on is L's to read */
 
-    if (ngx_http_signaller_upgrade(r, &rl->key, ngx_http_block_reading,
+    if (ngx_http_signaller_upgrade(r, key, ngx_http_block_reading,
                                    ngx_http_signaller_handoff_flush)
         != NGX_OK)
     {
-        ngx_http_signaller_relay_finalize(rl, NGX_ERROR);
-        return;
+        return NGX_ERROR;
     }
 
-    /* bounds the wait for L's report, as the splice's life */
+    r->main->count++;
 
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+    /*
+     * The socket goes right behind the 101, if the client took it whole:
+     * a worker that dies between the two strands the client.
+     */
 
-    ngx_add_timer(&rl->timer, slcf->pipe_timeout + slcf->send_timeout
-                              + 2 * NGX_HTTP_SIGNALLER_LINGER);
-
+    h->handler = 1;
     ngx_http_signaller_handoff_flush(r);
+    h->handler = 0;
+
+    return NGX_DONE;
 }
 
 
@@ -76,33 +146,33 @@ static void
 ngx_http_signaller_handoff_flush(ngx_http_request_t *r)
 {
     ngx_connection_t              *c;
-    ngx_http_signaller_relay_t    *rl;
+    ngx_http_signaller_handoff_t  *h;
     ngx_http_signaller_figures_t  *f;
 
     c = r->connection;
     f = ngx_http_get_module_ctx(r, ngx_http_signaller_module);
-    rl = f->data;
+    h = f->data;
 
     if (c->write->timedout) {
         c->timedout = 1;
-        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+        ngx_http_signaller_handoff_finalize(h, NGX_HTTP_CLOSE);
         return;
     }
 
     if ((r->out || c->buffered)
         && ngx_http_output_filter(r, NULL) == NGX_ERROR)
     {
-        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+        ngx_http_signaller_handoff_finalize(h, NGX_HTTP_CLOSE);
         return;
     }
 
     if (r->out || c->buffered) {
         if (!c->write->timer_set) {
-            ngx_add_timer(c->write, rl->send_timeout);
+            ngx_add_timer(c->write, h->send_timeout);
         }
 
         if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-            ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+            ngx_http_signaller_handoff_finalize(h, NGX_HTTP_CLOSE);
         }
 
         return;
@@ -112,43 +182,54 @@ ngx_http_signaller_handoff_flush(ngx_http_request_t *r)
         ngx_del_timer(c->write);
     }
 
-    ngx_http_signaller_handoff_pass(rl);
+    ngx_http_signaller_handoff_pass(h);
 }
 
 
 /* C: the client's socket goes to L, and this worker lets go of it */
 
 static void
-ngx_http_signaller_handoff_pass(ngx_http_signaller_relay_t *rl)
+ngx_http_signaller_handoff_pass(ngx_http_signaller_handoff_t *h)
 {
-    u_char               frame[32], *last;
-    ngx_connection_t    *c, *pc;
-    ngx_http_request_t  *r;
+    u_char      buf[NGX_HTTP_SIGNALLER_HANDOFF_MAX], *p;
+    ngx_str_t   handle;
+    ngx_int_t   rc;
 
-    r = rl->request;
-    c = r->connection;
-    pc = rl->peer;
+    handle.data = h->handle;
+    handle.len = h->figures.handle.len;
 
-    if (ngx_http_signaller_handoff_send(pc->fd, c->fd) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, c->log, ngx_socket_errno,
-                      "signaller: the listener's worker %P is gone",
-                      rl->worker.pid);
+    p = ngx_http_signaller_preamble_write(buf, &h->id, &handle, h->flags);
+    p = ngx_http_signaller_tag_write(p, h->node.key);
 
-        /* only the 101 went out: a close frame may follow */
+    rc = ngx_http_signaller_link_send(h->link, buf, p - buf,
+                                      h->request->connection->fd, h);
 
-        rl->figures.close_code = NGX_HTTP_SIGNALLER_PEER_GONE;
-        last = ngx_http_signaller_close_frame(frame,
-                                              NGX_HTTP_SIGNALLER_PEER_GONE);
-        (void) c->send(c, frame, last - frame);
+    if (rc == NGX_OK) {
+        ngx_http_signaller_handoff_sent(h);
 
-        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
-        return;
+    } else if (rc == NGX_ERROR) {
+        ngx_http_signaller_handoff_failed(h);
     }
+}
+
+
+/* C: L has the socket; this worker's copy is only closed */
+
+void
+ngx_http_signaller_handoff_sent(ngx_http_signaller_handoff_t *h)
+{
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_signaller_loc_conf_t  *slcf;
+
+    r = h->request;
+    c = r->connection;
+
+    h->sent = 1;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "signaller: socket handed to worker %P", rl->worker.pid);
-
-    /* L reads and writes it now; this worker's copy is only closed */
+                   "signaller: socket handed to worker %P",
+                   h->link->worker.pid);
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
@@ -158,213 +239,163 @@ ngx_http_signaller_handoff_pass(ngx_http_signaller_relay_t *rl)
 
     ngx_http_signaller_handoff_unwatch(c);
 
-    if (!(rl->flags & NGX_HTTP_SIGNALLER_REPORT)) {
-        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
+    if (!(h->flags & NGX_HTTP_SIGNALLER_REPORT)) {
+        ngx_http_signaller_handoff_finalize(h, NGX_HTTP_CLOSE);
         return;
     }
 
-    pc->read->handler = ngx_http_signaller_handoff_reported;
+    ngx_rbtree_insert(&h->link->reports, &h->node);
 
-    if (ngx_handle_read_event(pc->read, 0) != NGX_OK) {
-        ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
-    }
+    /* bounds the wait for L's report, as a splice's life */
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    ngx_add_timer(&h->timer, slcf->pipe_timeout + slcf->send_timeout
+                             + 2 * NGX_HTTP_SIGNALLER_LINGER);
 }
 
 
-/*
- * C: the session has ended in L, whose figures make the access log line;
- * an L that went away without them leaves the line what C knows.
- */
+/* C: the link broke before the socket went; only the 101 did */
 
-static void
-ngx_http_signaller_handoff_reported(ngx_event_t *ev)
+void
+ngx_http_signaller_handoff_failed(ngx_http_signaller_handoff_t *h)
 {
-    ssize_t                      n;
-    ngx_connection_t            *c, *pc;
-    ngx_http_signaller_relay_t  *rl;
+    u_char             frame[32], *last;
+    ngx_connection_t  *c;
 
-    pc = ev->data;
-    rl = pc->data;
-    c = rl->request->connection;
+    c = h->request->connection;
 
-    for ( ;; ) {
-        n = pc->recv(pc, rl->report + rl->reported,
-                     NGX_HTTP_SIGNALLER_REPORT_LEN - rl->reported);
+    ngx_log_error(NGX_LOG_INFO, c->log, ngx_socket_errno,
+                  "signaller: the listener's worker %P is gone",
+                  h->link->worker.pid);
 
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(ev, 0) != NGX_OK) {
-                break;
-            }
+    /* nothing can reach L any more */
+    h->link = NULL;
 
-            return;
-        }
+    h->figures.close_code = NGX_HTTP_SIGNALLER_PEER_GONE;
+    last = ngx_http_signaller_close_frame(frame, NGX_HTTP_SIGNALLER_PEER_GONE);
+    (void) c->send(c, frame, last - frame);
 
-        if (n == NGX_ERROR || n == 0) {
-            break;
-        }
-
-        rl->reported += n;
-
-        if (rl->reported < NGX_HTTP_SIGNALLER_REPORT_LEN) {
-            continue;
-        }
-
-        if (ngx_http_signaller_report_parse(rl->report, &rl->figures)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
-                          "signaller: invalid report from worker %P",
-                          rl->worker.pid);
-        }
-
-        break;
-    }
-
-    ngx_http_signaller_relay_finalize(rl, NGX_HTTP_CLOSE);
-    ngx_http_run_posted_requests(c);
+    ngx_http_signaller_handoff_finalize(h, NGX_HTTP_CLOSE);
 }
 
 
 /*
- * L, having said yes to a handover: the connector's session "s" is paired
- * on the Unix stream, but reads and writes nothing until the socket comes
- * over it; then it takes the stream's place.
+ * C: the session has ended in L, whose figures "f" make the access log
+ * line; an L that went away without them (f NULL) leaves the line what
+ * C knows.
  */
 
 void
-ngx_http_signaller_handoff_wait(ngx_http_signaller_session_t *s,
-    ngx_uint_t flags)
+ngx_http_signaller_handoff_reported(ngx_http_signaller_link_t *link,
+    uint64_t tag, ngx_http_signaller_figures_t *f)
 {
-    ngx_connection_t  *c;
+    ngx_rbtree_node_t             *node, *sentinel;
+    ngx_http_signaller_handoff_t  *h;
 
-    c = s->connection;
+    node = link->reports.root;
+    sentinel = link->reports.sentinel;
 
-    s->handing = 1;
-    s->reporting = (flags & NGX_HTTP_SIGNALLER_REPORT) ? 1 : 0;
+    while (node != sentinel && node->key != tag) {
+        node = (tag < node->key) ? node->left : node->right;
+    }
 
-    c->read->handler = ngx_http_signaller_handoff_receive;
+    if (node == sentinel) {
+        /* its request ended first (its timer) */
+        return;
+    }
 
-    ngx_add_timer(c->read, NGX_HTTP_SIGNALLER_HANDOFF_TIMEOUT);
+    h = (ngx_http_signaller_handoff_t *) node;
 
-    /* once the pair is made: the stream is watched from its first EAGAIN */
+    if (f) {
+        h->figures.close_code = f->close_code;
+        h->figures.messages_in = f->messages_in;
+        h->figures.messages_out = f->messages_out;
+        h->figures.bytes_in = f->bytes_in;
+        h->figures.bytes_out = f->bytes_out;
+    }
 
-    ngx_post_event(c->read, &ngx_posted_events);
+    ngx_http_signaller_handoff_finalize(h, NGX_HTTP_CLOSE);
 }
 
 
-/* L: the socket has come, or C has given up */
+static void
+ngx_http_signaller_handoff_timer(ngx_event_t *ev)
+{
+    ngx_http_signaller_handoff_t  *h = ev->data;
+
+    ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                  "signaller: no report from worker %P", h->link->worker.pid);
+
+    ngx_http_signaller_handoff_finalize(h, NGX_HTTP_CLOSE);
+}
+
 
 static void
-ngx_http_signaller_handoff_receive(ngx_event_t *ev)
+ngx_http_signaller_handoff_finalize(ngx_http_signaller_handoff_t *h,
+    ngx_int_t rc)
 {
-    ngx_int_t                      rc;
-    ngx_socket_t                   fd;
-    ngx_connection_t              *c;
-    ngx_http_signaller_session_t  *s;
+    ngx_uint_t           handler;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
-    c = ev->data;
-    s = c->data;
+    r = h->request;
+    c = r->connection;
+    handler = h->handler;
 
-    if (s->done || c->close) {
-        ngx_http_signaller_finalize(s);
-        return;
+    ngx_http_signaller_handoff_cleanup(h);
+    ngx_http_finalize_request(r, rc);
+
+    /* in the content handler, nginx runs them once it has returned */
+
+    if (!handler) {
+        ngx_http_run_posted_requests(c);
     }
-
-    if (ev->timedout) {
-        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
-                      "signaller: no socket from the connector's worker");
-        rc = NGX_ERROR;
-
-    } else {
-        rc = ngx_http_signaller_handoff_recv(c->fd, &fd);
-
-        if (rc == NGX_AGAIN) {
-            if (ngx_handle_read_event(ev, 0) == NGX_OK) {
-                return;
-            }
-
-            rc = NGX_ERROR;
-        }
-
-        ngx_del_timer(ev);
-    }
-
-    if (rc != NGX_OK) {
-        /* as if the client had left: its peer is told 4003 (or 1001) */
-        ngx_http_signaller_gone(s);
-        return;
-    }
-
-    ngx_http_signaller_handoff_swap(s, fd);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "signaller: socket handed over from worker %P",
-                   s->relay_pid);
-
-    /* what the peer has queued meanwhile, and what the client has sent */
-
-    ngx_http_signaller_flush(s);
-    ngx_http_signaller_session_read(s);
 }
 
 
 /*
- * The client's socket takes the Unix stream's place in the session's
- * connection; the stream is kept only if C wants the figures.
+ * However the request ends: it leaves the link, and a listener it took
+ * and never got its socket is let go in L.
  */
 
 static void
-ngx_http_signaller_handoff_swap(ngx_http_signaller_session_t *s,
-    ngx_socket_t fd)
+ngx_http_signaller_handoff_cleanup(void *data)
 {
-    ngx_connection_t  *c;
+    ngx_http_signaller_handoff_t  *h = data;
 
-    c = s->connection;
+    u_char     buf[NGX_HTTP_SIGNALLER_HANDOFF_MAX], *p;
+    ngx_str_t  handle;
 
-    ngx_http_signaller_handoff_unwatch(c);
-
-    if (s->reporting) {
-        s->report = c->fd;
-
-    } else {
-        (void) ngx_close_socket(c->fd);
+    if (h->timer.timer_set) {
+        ngx_del_timer(&h->timer);
     }
 
-    c->fd = fd;
+    if (h->link == NULL) {
+        return;
+    }
 
-    /* nothing is known of the new socket: try it */
+    if (h->queued) {
+        ngx_http_signaller_link_unqueue(h);
+    }
 
-    c->read->ready = 1;
-    c->read->available = 1;
-    c->read->eof = 0;
-    c->read->pending_eof = 0;
-    c->read->error = 0;
-    c->write->ready = 1;
-    c->write->eof = 0;
-    c->write->error = 0;
+    if (h->sent) {
+        if (h->flags & NGX_HTTP_SIGNALLER_REPORT) {
+            ngx_rbtree_delete(&h->link->reports, &h->node);
+        }
 
-    c->read->handler = ngx_http_signaller_session_read_event;
+    } else {
+        handle.data = h->handle;
+        handle.len = h->figures.handle.len;
 
-    s->handing = 0;
-    s->relayed = 0;
-    s->handed = 1;
-}
+        p = ngx_http_signaller_preamble_write(buf, &h->id, &handle, 0);
+        p = ngx_http_signaller_tag_write(p, h->node.key);
 
+        (void) ngx_http_signaller_link_send(h->link, buf, p - buf,
+                                            (ngx_socket_t) -1, NULL);
+    }
 
-/* L: a handed-over session has ended; C logs it from these figures */
-
-void
-ngx_http_signaller_handoff_report(ngx_http_signaller_session_t *s)
-{
-    u_char  buf[NGX_HTTP_SIGNALLER_REPORT_LEN], *last;
-
-    /* nothing else ever went over this stream: its buffer takes it all */
-
-    last = ngx_http_signaller_report_write(buf, &s->figures);
-    (void) send(s->report, buf, last - buf, MSG_NOSIGNAL);
-
-    (void) ngx_close_socket(s->report);
-    s->report = (ngx_socket_t) -1;
+    h->link = NULL;
 }
 
 

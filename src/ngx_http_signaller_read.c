@@ -52,11 +52,6 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
         return;
     }
 
-    if (s->handing) {
-        /* the stream carries the socket, not the client's frames */
-        return;
-    }
-
     rev = c->read;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,

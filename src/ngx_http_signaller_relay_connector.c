@@ -11,8 +11,9 @@
  * L is at the other end, not a process that took its pid or its name after
  * it died, sends the preamble and waits for L's answer before its client
  * gets 101 or 404.  A worker that fails on the way takes nothing from the
- * table: the listener stays waiting.  From then on the client's socket
- * goes to L (handoff.c), or this worker splices bytes (splice.c).
+ * table: the listener stays waiting.  From then on this worker splices
+ * bytes (splice.c).  This is for clients whose socket cannot move to L;
+ * the others are handed over (handoff_connector.c).
  */
 
 
@@ -23,12 +24,7 @@
 #define NGX_HTTP_SIGNALLER_REPLY_TIMEOUT     2000
 
 
-static ngx_int_t ngx_http_signaller_relay_reach(ngx_http_request_t *r,
-    ngx_http_signaller_entry_t *entry, ngx_socket_t fd);
 static void ngx_http_signaller_relay_reply(ngx_event_t *ev);
-static ngx_int_t ngx_http_signaller_relay_unavailable(ngx_http_request_t *r);
-static ngx_int_t ngx_http_signaller_relay_gone(ngx_http_request_t *r,
-    ngx_http_signaller_ident_t *worker, ngx_str_t *key);
 
 
 /*
@@ -43,21 +39,20 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     u_char                          pre[NGX_HTTP_SIGNALLER_PREAMBLE_MAX];
     u_char                         *last;
     ngx_int_t                       rc;
-    ngx_uint_t                      flags;
     ngx_socket_t                    fd;
     ngx_connection_t               *c, *pc;
     ngx_http_signaller_relay_t     *rl;
-    ngx_http_signaller_loc_conf_t  *slcf;
 
     c = r->connection;
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_signaller_module);
+
+    if (!entry->worker.reachable) {
+        return ngx_http_signaller_relay_unavailable(r);
+    }
 
     /*
      * The socket itself moves to L unless TLS state lives here or nginx
      * has read the client's bytes behind its request (then they splice).
      */
-
-    flags = 0;
 
     if (
 #if (NGX_HTTP_SSL)
@@ -65,22 +60,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 #endif
         r->header_in->pos == r->header_in->last)
     {
-        flags = NGX_HTTP_SIGNALLER_HANDOFF;
-
-        /*
-         * The request lives until L reports the end, for the access log
-         * line, or for a module that counts it meanwhile (limit_conn).
-         */
-
-        if (slcf->log_at == NGX_HTTP_SIGNALLER_LOG_END
-            || ngx_http_signaller_request_tied(r))
-        {
-            flags |= NGX_HTTP_SIGNALLER_REPORT;
-        }
-    }
-
-    if (!entry->worker.reachable) {
-        return ngx_http_signaller_relay_unavailable(r);
+        return ngx_http_signaller_handoff_start(r, entry, handle, key);
     }
 
     fd = socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0);
@@ -90,7 +70,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_signaller_relay_reach(r, entry, fd);
+    rc = ngx_http_signaller_relay_reach(fd, &entry->worker, 0, c->log);
 
     if (rc != NGX_OK) {
         ngx_close_socket(fd);
@@ -106,7 +86,7 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
     /* a new socket's buffer is empty: the preamble goes out whole */
 
-    last = ngx_http_signaller_preamble_write(pre, &entry->id, handle, flags);
+    last = ngx_http_signaller_preamble_write(pre, &entry->id, handle, 0);
 
     if (send(fd, pre, last - pre, 0) != last - pre) {
         ngx_close_socket(fd);
@@ -125,7 +105,6 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
     }
 
     rl->worker = entry->worker;
-    rl->flags = flags;
 
     pc->data = rl;
     pc->read->handler = ngx_http_signaller_relay_reply;
@@ -143,43 +122,43 @@ ngx_http_signaller_relay_connect(ngx_http_request_t *r,
 
 
 /*
- * Connects "fd" to the worker "entry" names, and makes sure it is that
- * worker that answers, not a process that took its pid or bound its name
- * after it died.  NGX_DECLINED: it is not there; NGX_ERROR: it is busy.
+ * Connects "fd" to the worker "w", to its relay socket or its link
+ * socket, and makes sure it is that worker that answers, not a process
+ * that took its pid or bound its name after it died.  NGX_DECLINED: it is
+ * not there; NGX_ERROR: it is busy.
  */
 
-static ngx_int_t
-ngx_http_signaller_relay_reach(ngx_http_request_t *r,
-    ngx_http_signaller_entry_t *entry, ngx_socket_t fd)
+ngx_int_t
+ngx_http_signaller_relay_reach(ngx_socket_t fd, ngx_http_signaller_ident_t *w,
+    ngx_uint_t link, ngx_log_t *log)
 {
     socklen_t           len;
     ngx_err_t           err;
     struct ucred        cred;
     struct sockaddr_un  sun;
 
-    len = ngx_http_signaller_relay_addr(&sun, &entry->worker.name);
+    len = ngx_http_signaller_relay_addr(&sun, &w->name, link);
 
     if (connect(fd, (struct sockaddr *) &sun, len) == -1) {
         err = ngx_socket_errno;
 
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, err,
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, err,
                        "signaller: worker %P of the listener is gone",
-                       entry->worker.pid);
+                       w->pid);
 
         return (err == NGX_EAGAIN) ? NGX_ERROR : NGX_DECLINED;
     }
 
     if (ngx_http_signaller_ident_peer(fd, &cred) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_socket_errno,
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_socket_errno,
                       "signaller: getsockopt(SO_PEERCRED) failed");
         return NGX_ERROR;
     }
 
-    if (!ngx_http_signaller_ident_match(&cred, &entry->worker)) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+    if (!ngx_http_signaller_ident_match(&cred, w)) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
                       "signaller: the relay socket of worker %P is held "
-                      "by pid %P, uid %d", entry->worker.pid, cred.pid,
-                      (int) cred.uid);
+                      "by pid %P, uid %d", w->pid, cred.pid, (int) cred.uid);
         return NGX_DECLINED;
     }
 
@@ -258,12 +237,7 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
         return;
     }
 
-    if (rl->flags & NGX_HTTP_SIGNALLER_HANDOFF) {
-        ngx_http_signaller_handoff_start(rl);
-
-    } else {
-        ngx_http_signaller_relay_start(rl);
-    }
+    ngx_http_signaller_relay_start(rl);
 
     ngx_http_run_posted_requests(r->connection);
 }
@@ -271,7 +245,7 @@ ngx_http_signaller_relay_reply(ngx_event_t *ev)
 
 /* the listener's worker cannot be reached, or did not answer: 503 */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_signaller_relay_unavailable(ngx_http_request_t *r)
 {
     ngx_http_signaller_loc_conf_t  *slcf;
@@ -287,7 +261,7 @@ ngx_http_signaller_relay_unavailable(ngx_http_request_t *r)
 
 /* the listener's worker is gone, and its listeners with it: 404 */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_signaller_relay_gone(ngx_http_request_t *r,
     ngx_http_signaller_ident_t *worker, ngx_str_t *key)
 {

@@ -9,13 +9,14 @@
  * listens on a Unix stream socket of its own in the abstract namespace,
  * under a random name it publishes in its zone record, opened in
  * init_process: nothing is inherited at fork, so old and new workers reach
- * each other across reloads.  A connector's worker connects and sends a
- * preamble naming a listener waiting here; L answers one byte, yes or no,
- * and takes the listener out of the table only once it has said yes.  The
- * stream then carries the connector's socket itself (handoff.c), or its
- * frames as they are (splice.c), and L treats it exactly like a client
+ * each other across reloads.  A connector's worker whose client cannot
+ * be handed over (handoff_connector.c) connects and sends a preamble naming a
+ * listener waiting here; L answers one byte, yes if it could take the
+ * listener's table entry.  The stream then carries the connector's frames
+ * as they are (splice.c), and L treats it exactly like a client
  * connection, so all protocol rules, limits and timeouts are applied in
- * one place, L, from L's own configuration.
+ * one place, L, from L's own configuration.  Next to it, the worker's
+ * link socket takes handoffs (link.c).
  *
  * Anyone in the network namespace can reach an abstract socket, so L asks
  * the kernel who connected (SO_PEERCRED) before a byte is read or anything
@@ -79,7 +80,9 @@ ngx_http_signaller_relay_init(ngx_cycle_t *cycle)
         return;
     }
 
-    if (ngx_http_signaller_relay_bind(fd, cycle->log) != NGX_OK) {
+    if (ngx_http_signaller_relay_bind(fd, cycle->log) != NGX_OK
+        || ngx_http_signaller_link_init(cycle) != NGX_OK)
+    {
         ngx_close_socket(fd);
         return;
     }
@@ -138,7 +141,7 @@ ngx_http_signaller_relay_bind(ngx_socket_t fd, ngx_log_t *log)
             return NGX_ERROR;
         }
 
-        len = ngx_http_signaller_relay_addr(&sun, name);
+        len = ngx_http_signaller_relay_addr(&sun, name, 0);
 
         if (bind(fd, (struct sockaddr *) &sun, len) == 0) {
 
@@ -202,18 +205,22 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
     }
 
     for ( ;; ) {
-        fd = accept4(lc->fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC);
+        fd = ngx_http_signaller_relay_next(lc, &pid);
 
         if (fd == (ngx_socket_t) -1) {
-            if (ngx_socket_errno != NGX_EAGAIN) {
-                ngx_log_error(NGX_LOG_ALERT, ev->log, ngx_socket_errno,
-                              "signaller: accept4() failed");
-            }
-
             return;
         }
 
-        if (ngx_http_signaller_relay_admit(fd, &pid, ev->log) != NGX_OK) {
+        if (ngx_http_signaller_relay_preambles
+            >= NGX_HTTP_SIGNALLER_PREAMBLES_MAX)
+        {
+            ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                          "signaller: too many relay connections at once, "
+                          "refused one from worker %P", pid);
+
+            /* a worker that closes without a word is taken for gone */
+
+            (void) send(fd, "b", 1, 0);
             ngx_close_socket(fd);
             continue;
         }
@@ -268,6 +275,37 @@ ngx_http_signaller_relay_accept(ngx_event_t *ev)
 
 
 /*
+ * The next connection on the listening socket "lc" that a worker of this
+ * nginx made, any other closed: -1 when none is left.
+ */
+
+ngx_socket_t
+ngx_http_signaller_relay_next(ngx_connection_t *lc, ngx_pid_t *pid)
+{
+    ngx_socket_t  fd;
+
+    for ( ;; ) {
+        fd = accept4(lc->fd, NULL, NULL, SOCK_NONBLOCK|SOCK_CLOEXEC);
+
+        if (fd == (ngx_socket_t) -1) {
+            if (ngx_socket_errno != NGX_EAGAIN) {
+                ngx_log_error(NGX_LOG_ALERT, lc->read->log, ngx_socket_errno,
+                              "signaller: accept4() failed");
+            }
+
+            return fd;
+        }
+
+        if (ngx_http_signaller_relay_admit(fd, pid, lc->read->log) == NGX_OK) {
+            return fd;
+        }
+
+        ngx_close_socket(fd);
+    }
+}
+
+
+/*
  * Before anything is allocated or read: the process that connected must be
  * a live worker of one of this nginx's zones (any generation still
  * running), not one that has its pid now.
@@ -306,20 +344,6 @@ ngx_http_signaller_relay_admit(ngx_socket_t fd, ngx_pid_t *pid,
                       "signaller: refused a relay connection from pid %P, "
                       "uid %d: not a worker of this nginx",
                       cred.pid, (int) cred.uid);
-        return NGX_DECLINED;
-    }
-
-    if (ngx_http_signaller_relay_preambles
-        >= NGX_HTTP_SIGNALLER_PREAMBLES_MAX)
-    {
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "signaller: too many relay connections at once, "
-                      "refused one from worker %P", cred.pid);
-
-        /* a worker that closes without a word is taken for gone */
-
-        (void) send(fd, "b", 1, 0);
-
         return NGX_DECLINED;
     }
 
@@ -426,9 +450,9 @@ ngx_http_signaller_relay_preamble(ngx_event_t *ev)
 
 
 /*
- * 'y' if the listener still waits here: it is then paired with a session
- * on this connection, or on the connector's own socket once it comes
- * (handoff.c), under the listener's own location's limits.
+ * 'y' if the listener still waits here and no other connector has taken
+ * it: it is then paired with a session on this connection, under the
+ * listener's own location's limits.
  */
 
 static void
@@ -443,9 +467,12 @@ ngx_http_signaller_relay_answer(ngx_connection_t *c,
 
     l = ngx_http_signaller_session_find(&pre->id);
 
-    if (l && l->waiting && !l->closing
+    if (pre->flags == 0
+        && l && l->waiting && !l->closing
         && l->handle.len == pre->handle.len
-        && ngx_memcmp(l->handle.data, pre->handle.data, l->handle.len) == 0)
+        && ngx_memcmp(l->handle.data, pre->handle.data, l->handle.len) == 0
+        && ngx_http_signaller_table_take(l->zone, &l->handle, &l->id)
+           == NGX_OK)
     {
         s = ngx_http_signaller_session_create(c->pool, c, l->conf);
 
@@ -459,7 +486,15 @@ ngx_http_signaller_relay_answer(ngx_connection_t *c,
 
     /* a connector's worker that has given up is no longer there to read */
 
-    if (c->send(c, &answer, 1) != 1 || s == NULL) {
+    if (s == NULL) {
+        (void) c->send(c, &answer, 1);
+        ngx_http_signaller_relay_drop(c);
+        return;
+    }
+
+    if (c->send(c, &answer, 1) != 1) {
+        /* the listener is taken: it is told, as when a connector leaves */
+        ngx_http_signaller_close_pair(l, NGX_HTTP_SIGNALLER_PEER_GONE, 0);
         ngx_http_signaller_relay_drop(c);
         return;
     }
@@ -471,12 +506,6 @@ ngx_http_signaller_relay_answer(ngx_connection_t *c,
     c->data = s;
     c->read->handler = ngx_http_signaller_session_read_event;
     c->write->handler = ngx_http_signaller_session_write_event;
-
-    /* the connector's socket itself comes next (handoff.c) */
-
-    if (pre->flags & NGX_HTTP_SIGNALLER_HANDOFF) {
-        ngx_http_signaller_handoff_wait(s, pre->flags);
-    }
 
     ngx_http_signaller_session_start(s, l, NULL);
 }

@@ -62,7 +62,6 @@ ngx_http_signaller_session_create(ngx_pool_t *pool, ngx_connection_t *c,
     s->connection = c;
     s->conf = slcf;
     s->zone = slcf->shm_zone;
-    s->report = (ngx_socket_t) -1;
 
     s->figures.data = s;
     s->figures.opened = ngx_current_msec;
@@ -231,7 +230,7 @@ ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
                    "signaller: paired with listener *%uA on \"%V\"",
                    l->connection->number, &l->handle);
 
-    ngx_http_signaller_session_unlist(l);
+    (void) ngx_http_signaller_session_unlist(l);
 
     s->peer = l;
     l->peer = s;
@@ -259,14 +258,18 @@ ngx_http_signaller_pair(ngx_http_signaller_session_t *s,
 }
 
 
-/* a waiting listener leaves the table: it pairs, or it ends */
+/*
+ * A waiting listener leaves the table: it pairs, or it ends.  NGX_BUSY:
+ * another worker's connector had taken it (table_delete()).
+ */
 
-void
+ngx_int_t
 ngx_http_signaller_session_unlist(ngx_http_signaller_session_t *s)
 {
     s->waiting = 0;
     ngx_rbtree_delete(&ngx_http_signaller_waiting, &s->node);
-    ngx_http_signaller_table_delete(s->zone, &s->handle, &s->id);
+
+    return ngx_http_signaller_table_delete(s->zone, &s->handle, &s->id);
 }
 
 

@@ -8,10 +8,12 @@
  * The pairing table: waiting listeners by handle, in a shared memory zone,
  * so that a connector finds a listener whatever worker either landed on.
  * An entry names its listener by the owning worker's record (zone.c) and
- * a random id; nothing private to a process is kept here.  Only the owner
- * removes an entry, when its listener pairs or leaves, or a worker that
- * finds the owner dead.  The slab mutex is only held for table operations,
- * never across a system call.
+ * a random id; nothing private to a process is kept here.  A worker that
+ * pairs a listener, its own or another's, takes the entry first, so that
+ * one connector only gets it.  Only the owner removes an entry, when its
+ * listener pairs or leaves, or a worker that finds the owner dead.  The
+ * slab mutex is only held for table operations, never across a system
+ * call.
  */
 
 
@@ -87,6 +89,7 @@ ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
             node->sn.str.len = handle->len;
             node->sn.node.key = ngx_crc32_short(handle->data, handle->len);
             node->worker = w;
+            node->taker = NULL;
             node->id = *id;
 
             ngx_rbtree_insert(&ctx->sh->rbtree, &node->sn.node);
@@ -138,14 +141,64 @@ ngx_http_signaller_table_find(ngx_shm_zone_t *zone, ngx_str_t *handle,
 }
 
 
-void
+/*
+ * Takes the listener "id" on "handle" for a connector of this worker:
+ * NGX_DECLINED if it has left, or another connector has it.  A taker that
+ * died before the listener was paired leaves it to the next (purge()).
+ */
+
+ngx_int_t
+ngx_http_signaller_table_take(ngx_shm_zone_t *zone, ngx_str_t *handle,
+    ngx_http_signaller_id_t *id)
+{
+    ngx_int_t                       rc;
+    ngx_http_signaller_node_t      *node;
+    ngx_http_signaller_worker_t    *w;
+    ngx_http_signaller_zone_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    if (ctx->self == NULL) {
+        return NGX_DECLINED;
+    }
+
+    w = ngx_queue_data(ctx->self, ngx_http_signaller_worker_t, queue);
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    node = ngx_http_signaller_lookup(ctx, handle);
+
+    if (node != NULL && node->taker == NULL
+        && ngx_memcmp(&node->id, id, sizeof(ngx_http_signaller_id_t)) == 0)
+    {
+        node->taker = w;
+        ngx_queue_insert_tail(&w->taken, &node->taken);
+        ctx->sh->taken++;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * NGX_BUSY: another worker had taken the entry, and a connector's socket
+ * is on its way here for the listener.
+ */
+
+ngx_int_t
 ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
     ngx_http_signaller_id_t *id)
 {
+    ngx_int_t                       rc;
     ngx_http_signaller_node_t      *node;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
     ctx = zone->data;
+    rc = NGX_OK;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
@@ -154,10 +207,16 @@ ngx_http_signaller_table_delete(ngx_shm_zone_t *zone, ngx_str_t *handle,
     if (node != NULL
         && ngx_memcmp(&node->id, id, sizeof(ngx_http_signaller_id_t)) == 0)
     {
+        if (node->taker && &node->taker->queue != ctx->self) {
+            rc = NGX_BUSY;
+        }
+
         ngx_http_signaller_free_node(ctx, node);
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
 }
 
 
@@ -178,6 +237,12 @@ ngx_http_signaller_free_node(ngx_http_signaller_zone_ctx_t *ctx,
 {
     ngx_rbtree_delete(&ctx->sh->rbtree, &node->sn.node);
     ngx_queue_remove(&node->queue);
+
+    if (node->taker) {
+        ngx_queue_remove(&node->taken);
+        ctx->sh->taken--;
+    }
+
     ngx_slab_free_locked(ctx->shpool, node);
     ctx->sh->entries--;
 }

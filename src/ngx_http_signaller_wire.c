@@ -6,19 +6,18 @@
 
 /*
  * What workers say to each other (see the header): where a worker's relay
- * socket is, and the preamble, which a connector's worker sends first on a
- * Unix stream to the worker that holds the listener, naming it by its
- * random id and its handle.  Nothing else is in it: the listener's worker
- * applies its own configuration to the pair and learns who connected from
- * the kernel.
+ * and link sockets are, and the preamble, which names a listener by its
+ * random id and its handle.  A connector's worker sends it first on a
+ * Unix stream to splice, or on a link with a tag (8 bytes) behind it and
+ * the client's socket attached, to hand the socket over.  Nothing else is
+ * in it: the listener's worker applies its own configuration to the pair
+ * and learns who connected from the kernel.
  *
  *     "SGNL"  version (2)  flags  handle length  id (16 bytes)  handle
  *
- * A connector's worker that hands the client's socket over
- * (NGX_HTTP_SIGNALLER_HANDOFF) sends it after the answer, as one byte with
- * the descriptor attached; the listener's worker may then report the
- * session's figures when it ends (NGX_HTTP_SIGNALLER_REPORT), for the
- * connector's access log line:
+ * With NGX_HTTP_SIGNALLER_REPORT the listener's worker sends back the
+ * session's figures when it ends, and the tag, for the connector's access
+ * log line:
  *
  *     'r'  close code (2)  messages in, out, bytes in, out (8 each)
  *
@@ -48,7 +47,7 @@ static u_char  ngx_http_signaller_preamble_magic[] = "SGNL";
 
 socklen_t
 ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
-    ngx_http_signaller_id_t *name)
+    ngx_http_signaller_id_t *name, ngx_uint_t link)
 {
     u_char  *p;
 
@@ -57,12 +56,17 @@ ngx_http_signaller_relay_addr(struct sockaddr_un *sun,
 
     /*
      * sun_path[0] is 0: the abstract namespace, gone with the socket.
-     * 19 + 32 bytes of the 108 there are.
+     * 19 + 32 + 5 bytes of the 108 there are.
      */
 
     p = ngx_cpymem(sun->sun_path + 1, NGX_HTTP_SIGNALLER_RELAY_NAME,
                    sizeof(NGX_HTTP_SIGNALLER_RELAY_NAME) - 1);
     p = ngx_hex_dump(p, name->data, NGX_HTTP_SIGNALLER_ID_LEN);
+
+    if (link) {
+        p = ngx_cpymem(p, NGX_HTTP_SIGNALLER_LINK_NAME,
+                       sizeof(NGX_HTTP_SIGNALLER_LINK_NAME) - 1);
+    }
 
     return offsetof(struct sockaddr_un, sun_path) + (p - (u_char *)
                                                      sun->sun_path);
@@ -152,12 +156,17 @@ ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
 }
 
 
-/* the client's socket, attached to one byte */
+/*
+ * One message on a link, with the client's socket attached unless
+ * "client" is -1.  A seqpacket socket takes a message whole or not at
+ * all: NGX_AGAIN leaves nothing half sent.
+ */
 
 ngx_int_t
-ngx_http_signaller_handoff_send(ngx_socket_t fd, ngx_socket_t client)
+ngx_http_signaller_wire_send(ngx_socket_t fd, u_char *buf, size_t len,
+    ngx_socket_t client)
 {
-    u_char            byte;
+    ssize_t           n;
     struct iovec      iov;
     struct msghdr     msg;
     struct cmsghdr   *cmsg;
@@ -166,39 +175,52 @@ ngx_http_signaller_handoff_send(ngx_socket_t fd, ngx_socket_t client)
         char            space[CMSG_SPACE(sizeof(int))];
     } control;
 
-    byte = NGX_HTTP_SIGNALLER_HANDOFF_BYTE;
-    iov.iov_base = &byte;
-    iov.iov_len = 1;
+    iov.iov_base = buf;
+    iov.iov_len = len;
 
     ngx_memzero(&msg, sizeof(struct msghdr));
-    ngx_memzero(&control, sizeof(control));
 
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = &control;
-    msg.msg_controllen = sizeof(control);
 
-    cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    ngx_memcpy(CMSG_DATA(cmsg), &client, sizeof(int));
+    if (client != (ngx_socket_t) -1) {
+        ngx_memzero(&control, sizeof(control));
 
-    return (sendmsg(fd, &msg, MSG_NOSIGNAL) == 1) ? NGX_OK : NGX_ERROR;
+        msg.msg_control = &control;
+        msg.msg_controllen = sizeof(control);
+
+        cmsg = CMSG_FIRSTHDR(&msg);
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        ngx_memcpy(CMSG_DATA(cmsg), &client, sizeof(int));
+    }
+
+    n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+
+    if (n == (ssize_t) len) {
+        return NGX_OK;
+    }
+
+    return (n == -1 && ngx_socket_errno == NGX_EAGAIN) ? NGX_AGAIN
+                                                       : NGX_ERROR;
 }
 
 
 /*
- * NGX_OK and the socket; NGX_AGAIN; NGX_ERROR for anything but one byte
- * 'h' with exactly one descriptor, a connected stream socket (any other
- * descriptor that came is closed).
+ * One message from a link, into "buf" of "size" bytes: its length, 0 if
+ * the other worker has closed the link, NGX_AGAIN, NGX_ERROR, or
+ * NGX_DECLINED for a message cut short, more than one descriptor, or one
+ * that is not a connected stream socket (any descriptor that came is
+ * closed then).
+ * "*client" is the socket that came with it, or -1.
  */
 
-ngx_int_t
-ngx_http_signaller_handoff_recv(ngx_socket_t fd, ngx_socket_t *client)
+ssize_t
+ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf, size_t size,
+    ngx_socket_t *client)
 {
     int               type, listening, got;
-    u_char            byte;
     ssize_t           n;
     socklen_t         len;
     ngx_uint_t        i, fds;
@@ -210,8 +232,8 @@ ngx_http_signaller_handoff_recv(ngx_socket_t fd, ngx_socket_t *client)
         char            space[CMSG_SPACE(2 * sizeof(int))];
     } control;
 
-    iov.iov_base = &byte;
-    iov.iov_len = 1;
+    iov.iov_base = buf;
+    iov.iov_len = size;
 
     ngx_memzero(&msg, sizeof(struct msghdr));
 
@@ -220,18 +242,19 @@ ngx_http_signaller_handoff_recv(ngx_socket_t fd, ngx_socket_t *client)
     msg.msg_control = &control;
     msg.msg_controllen = sizeof(control);
 
+    *client = (ngx_socket_t) -1;
+
     n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 
-    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
-        return NGX_AGAIN;
+    if (n == -1) {
+        return (ngx_socket_errno == NGX_EAGAIN) ? NGX_AGAIN : NGX_ERROR;
     }
 
-    *client = (ngx_socket_t) -1;
     fds = 0;
 
     /* every descriptor that came is ours to close, whatever else is wrong */
 
-    for (cmsg = (n == -1) ? NULL : CMSG_FIRSTHDR(&msg);
+    for (cmsg = CMSG_FIRSTHDR(&msg);
          cmsg != NULL;
          cmsg = CMSG_NXTHDR(&msg, cmsg))
     {
@@ -251,10 +274,12 @@ ngx_http_signaller_handoff_recv(ngx_socket_t fd, ngx_socket_t *client)
         }
     }
 
-    if (n != 1 || byte != NGX_HTTP_SIGNALLER_HANDOFF_BYTE || fds != 1
-        || (msg.msg_flags & MSG_CTRUNC))
-    {
+    if (fds > 1 || (msg.msg_flags & (MSG_CTRUNC|MSG_TRUNC))) {
         goto failed;
+    }
+
+    if (fds == 0) {
+        return n;
     }
 
     len = sizeof(int);
@@ -274,7 +299,7 @@ ngx_http_signaller_handoff_recv(ngx_socket_t fd, ngx_socket_t *client)
         goto failed;
     }
 
-    return NGX_OK;
+    return n;
 
 failed:
 
@@ -283,7 +308,21 @@ failed:
         *client = (ngx_socket_t) -1;
     }
 
-    return NGX_ERROR;
+    return NGX_DECLINED;
+}
+
+
+u_char *
+ngx_http_signaller_tag_write(u_char *p, uint64_t tag)
+{
+    return ngx_http_signaller_wire_number(p, tag);
+}
+
+
+uint64_t
+ngx_http_signaller_tag_parse(u_char *p)
+{
+    return ngx_http_signaller_wire_value(p);
 }
 
 

@@ -63,8 +63,10 @@ ngx_http_signaller_init_process(ngx_cycle_t *cycle)
     /* the record each zone gets holds the relay socket's name */
 
     ngx_http_signaller_ident_init();
+    ngx_http_signaller_links_init();
     ngx_http_signaller_relay_init(cycle);
     ngx_http_signaller_relays_init();
+    ngx_http_signaller_handoffs_init();
 
     for (i = 0; i < n; i++) {
         if (ngx_http_signaller_zone_register(zones[i]) != NGX_OK) {
@@ -119,6 +121,8 @@ ngx_http_signaller_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_signaller_sessions_exit();
     ngx_http_signaller_relays_exit();
+    ngx_http_signaller_handoffs_exit();
+    ngx_http_signaller_link_exit();
     ngx_http_signaller_relay_exit(cycle);
 
     for (i = 0; i < n; i++) {

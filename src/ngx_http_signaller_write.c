@@ -75,9 +75,7 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
 {
     ngx_int_t  rc;
 
-    /* a handed-over connector's frames wait for its socket */
-
-    if (s->done || s->handing) {
+    if (s->done) {
         return;
     }
 

@@ -105,6 +105,7 @@ ngx_http_signaller_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&ctx->sh->workers);
 
     ctx->sh->entries = 0;
+    ctx->sh->taken = 0;
     ctx->sh->generation = 1;
 
     len = sizeof(" in signaller zone \"\"") + shm_zone->shm.name.len;
@@ -143,6 +144,7 @@ ngx_http_signaller_zone_register(ngx_shm_zone_t *zone)
         w->pipes = 0;
         w->crossing = 0;
         ngx_queue_init(&w->entries);
+        ngx_queue_init(&w->taken);
         ngx_queue_insert_tail(&ctx->sh->workers, &w->queue);
     }
 
@@ -255,6 +257,7 @@ ngx_http_signaller_purge(ngx_shm_zone_t *zone,
 {
     ngx_uint_t                      crashed;
     ngx_queue_t                    *q;
+    ngx_http_signaller_node_t      *node;
     ngx_http_signaller_worker_t    *w;
     ngx_http_signaller_zone_ctx_t  *ctx;
 
@@ -279,6 +282,17 @@ ngx_http_signaller_purge(ngx_shm_zone_t *zone,
         crashed = !w->stopping;
 
         ngx_http_signaller_free_entries(ctx, w);
+
+        /* listeners it took and did not pair can be found again */
+
+        while (!ngx_queue_empty(&w->taken)) {
+            q = ngx_queue_head(&w->taken);
+            ngx_queue_remove(q);
+
+            node = ngx_queue_data(q, ngx_http_signaller_node_t, taken);
+            node->taker = NULL;
+            ctx->sh->taken--;
+        }
 
         ngx_queue_remove(&w->queue);
         ngx_slab_free_locked(ctx->shpool, w);
@@ -516,7 +530,8 @@ ngx_http_signaller_zone_stats(ngx_shm_zone_t *zone,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    stats->waiting = ctx->sh->entries;
+    /* a listener taken by a connector is no longer waiting for one */
+    stats->waiting = ctx->sh->entries - ctx->sh->taken;
 
     /* pipes of workers shutting down count, not the workers themselves */
 

@@ -148,6 +148,14 @@ sub connect_status {
     return ($st, time - $t0);
 }
 
+# $pid has exited: gone, or a zombie whose descriptors are closed
+sub dead {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 1;
+    my $stat = <$fh> // '';
+    return $stat =~ /\) [ZX] /;
+}
+
 ### a worker with waiting listeners and pipes dies ###
 {
     my ($v, $x, $y) = $t->worker_pids;
@@ -172,7 +180,11 @@ sub connect_status {
     kill 'KILL', $v;
     my $t0 = time;
 
-    # a connector for a dead listener's handle, right away
+    # a connector for a dead listener's handle, right away once the kernel
+    # has closed the victim's sockets (a connector that comes while it
+    # still dies may be handed over to it, and dropped with it)
+    my $until = $t0 + scaled(2);
+    sleep 0.001 while !dead($v) && time < $until;
     my ($st, $dt) = connect_status($lv[0]{handle});
     is($st, 404, sprintf('connector right after the kill: 404 (%.3f s)',
         $dt));

@@ -11,15 +11,16 @@
 #    peer closes; C writes the connector's access log line, at the end
 #    with the session's figures as L saw them, or at once with
 #    signaller_log_at handshake;
-#  - C holds nothing of the client afterwards (its descriptors counted):
-#    with log_at handshake it is back to its baseline at once, with
-#    log_at end it holds the client's copy and the Unix stream until the
-#    pair ends;
+#  - C holds nothing of the client afterwards (its descriptors counted,
+#    once the links both ways are made): with log_at handshake it is back
+#    to its baseline at once, with log_at end it holds the client's copy
+#    until the pair ends;
 #  - C killed (SIGKILL) after the handoff: the pair goes on;
 #  - a connector with a frame pipelined behind its request, or over TLS,
 #    is spliced as before (C keeps both descriptors) and works;
 #  - held messages, then a listener that closes right after pairing: the
-#    connector gets them and close 1000 (20 times);
+#    connector gets them and close 1000 (20 times), also when the
+#    listener's close reaches its worker before the connector's socket;
 #  - signaller_status counts a handed-over pair as a crossing pipe.
 
 use strict;
@@ -164,20 +165,30 @@ for my $closer ('listener', 'connector') {
 }
 
 ### C's descriptors: nothing of the client is left there ###
+# the links between workers are made at the first handoff each way, and
+# kept: both are there before the baseline
+{
+    my %way;
+    for (1 .. 40) {
+        my ($l, $c) = $t->pair(layout => 'cross');
+        $way{$l->pid . ' ' . $c->pid} = 1;
+        $_->close for $l, $c;
+        last if keys %way == 2;
+    }
+    is(scalar keys %way, 2, 'links: handoffs made both ways');
+}
 for my $at ('handshake', 'end') {
     my $base = $at eq 'handshake' ? '/hs' : '';
     my $tag = "log_at $at";
     my $before = baseline();
     my ($l, $c) = $t->pair(layout => 'cross', base => $base);
     my ($lp, $cp) = ($l->pid, $c->pid);
-    my $held = $at eq 'handshake' ? 0 : 2;
+    # log_at end: the client's copy, closed once L reports the end
+    my $held = $at eq 'handshake' ? 0 : 1;
     is(fds_settle($cp, $before->{$cp} + $held), $before->{$cp} + $held,
         "$tag: C holds $held more descriptors after pairing");
-    # L: the listener's socket, the connector's, and the report's stream
-    my $l_held = $at eq 'handshake' ? 2 : 3;
-    is(fds_settle($lp, $before->{$lp} + $l_held), $before->{$lp} + $l_held,
-        "$tag: L holds both peers' sockets"
-        . ($at eq 'end' ? ' and the stream to report on' : ''));
+    is(fds_settle($lp, $before->{$lp} + 2), $before->{$lp} + 2,
+        "$tag: L holds both peers' sockets, and nothing else");
     if ($at eq 'handshake') {
         my $ce = lines_for($l->{handle}, 1)->{connect};
         is($ce && "$ce->{pid} $ce->{status} $ce->{code}", "$cp 101 -",
@@ -265,14 +276,62 @@ for my $how ('pipelined', 'TLS', 'TLS pipelined') {
         @bad);
 }
 
+### the listener closes while the connector's socket is on its way ###
+# L is stopped while the connector gets its 101 and the listener sends its
+# close: once L runs, the socket and the close are both waiting there, in
+# either order, and the connector must get the same as after a pairing.
+{
+    my @bad;
+    for my $i (1 .. 10) {
+        my $base = $i % 2 ? '' : '/hs';
+        my $h = $t->handle;
+        my $l = $t->ws("$base/listen/$h", probe => 1);
+        $l->send_text("held $i");
+        # the connector's connection is on the other worker before L stops
+        my $c = $t->client;
+        for (1 .. 200) {
+            my $pid = $c->probe_pid;
+            last if defined $pid && $pid != $l->pid;
+            $c->close;
+            $c = $t->client;
+        }
+        kill 'STOP', $l->pid;
+        $c->handshake("$base/connect/$h");
+        push @bad, "$i: connector " . ($c->status // 'none')
+            unless ($c->status // 0) == 101;
+        $l->send_close(1000);
+        kill 'CONT', $l->pid;
+        my @got = map { $c->read_message(2) } 1 .. 2;
+        my $got = join ', ', map { !$_ ? 'nothing' : $_->{eof} ? 'EOF'
+            : $_->{opcode} == OP_CLOSE ? "close $_->{code} $_->{reason}"
+            : "$_->{opcode} $_->{payload}" } @got;
+        push @bad, "$i ($base): $got"
+            unless $got eq "1 held $i, close 1000 Normal Closure";
+        $c->send_close(1000);
+        push @bad, "$i ($base): connector not closed"
+            unless $c->wait_eof(2);
+        my ($code) = $l->read_close(2);
+        push @bad, "$i ($base): listener's echo " . ($code // 'none')
+            unless ($code // 0) == 1000;
+        $l->close;
+        $c->close;
+    }
+    ok(!@bad, "the listener's worker stopped meanwhile: held message "
+        . 'then close 1000, 10 times') or diag(join "\n", @bad);
+}
+
 ### status: a handed-over pair is a crossing pipe ###
 {
     my ($l, $c) = $t->pair(layout => 'cross');
-    my $s = zone_status();
+    # the connector has its 101 before its socket reaches the listener's
+    # worker, which counts the pipe
+    my $until = time + scaled(2);
+    my $s;
+    sleep 0.05 while !($s = zone_status())->{crossing_pipes} && time < $until;
     is(($s->{crossing_pipes} // 'none') . ' ' . ($s->{pipes} // 'none'),
         '1 0', 'status: one crossing pipe while open, no same-worker pipe');
     finish_pipe($l, $c, 'status');
-    my $until = time + scaled(2);
+    $until = time + scaled(2);
     sleep 0.05 while ($s = zone_status())->{crossing_pipes} && time < $until;
     is(($s->{crossing_pipes} // 'none') . ' ' . ($s->{pipes} // 'none'),
         '0 0', 'status: none after the end');

@@ -45,7 +45,8 @@ use File::Temp qw(tempdir);
 use IO::Select;
 use List::Util qw(sum0);
 use POSIX ();
-use Socket qw(SOL_SOCKET SO_SNDBUF AF_UNIX SOCK_STREAM pack_sockaddr_un);
+use Socket qw(SOL_SOCKET SO_SNDBUF AF_UNIX SOCK_STREAM
+    SOCK_SEQPACKET pack_sockaddr_un);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use Signaller::Test;
@@ -320,9 +321,9 @@ EOF
 ### helpers of sections 2 to 4 ###
 
 # The relay sockets of nginx's workers, from /proc/net/unix: pid => name
-# (without the leading '@').
+# (without the leading '@'); with $link, their link sockets (".../link").
 sub relay_names {
-    my ($t) = @_;
+    my ($t, $link) = @_;
     my %by_inode;
     open my $fh, '<', '/proc/net/unix' or die "/proc/net/unix: $!";
     while (my $line = <$fh>) {
@@ -330,7 +331,9 @@ sub relay_names {
         # Num RefCount Protocol Flags Type St Inode Path; listening: 00010000
         next unless @f >= 8 && $f[3] eq '00010000'
             && $f[7] =~ m{^\@(ngx_http_signaller/.*)$};
-        $by_inode{$f[6]} = $1;
+        my $name = $1;
+        next unless $link xor $name !~ m{/link$};
+        $by_inode{$f[6]} = $name;
     }
     my %names;
     for my $pid ($t->all_worker_pids) {
@@ -366,8 +369,9 @@ use Socket;
 use IO::Select;
 use Time::HiRes qw(time);
 $SIG{PIPE} = 'IGNORE';
-my ($name, $hex) = @ARGV;
-socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+my ($name, $hex, $type) = @ARGV;
+socket(my $s, AF_UNIX, $type ? SOCK_SEQPACKET : SOCK_STREAM, 0)
+    or die "socket: $!";
 connect($s, pack_sockaddr_un("\0$name")) or do { print "refused 0\n"; exit };
 my $t0 = time;
 syswrite($s, pack('H*', $hex)) if length($hex // '');
@@ -383,10 +387,12 @@ $what = 'data' if length $got;
 printf "%s %.3f %s\n", $what, time - $t0, unpack('H*', $got);
 EOF
 
+# on a link socket ($name ending in "/link"), a seqpacket connection
 sub probe_as {
     my ($uid, $gid, $name, $bytes) = @_;
     my @cmd = ('setpriv', "--reuid=$uid", "--regid=$gid", '--clear-groups',
-        'perl', '-e', $PROBE, $name, unpack('H*', $bytes // ''));
+        'perl', '-e', $PROBE, $name, unpack('H*', $bytes // ''),
+        $name =~ m{/link$} ? 1 : 0);
     open my $fh, '-|', @cmd or die "setpriv: $!";
     my $out = <$fh> // '';
     close $fh;
@@ -394,9 +400,12 @@ sub probe_as {
     return ($what // 'none', $secs // 0, pack('H*', $hex // ''));
 }
 
+# version 2, with $flags (0: a splice; on a link, with a tag: a
+# connector that left)
 sub preamble {
-    my ($id, $handle) = @_;
-    return "SGNL\x01" . chr(length $handle) . $id . $handle;
+    my ($id, $handle, $flags) = @_;
+    return "SGNL\x02" . chr($flags // 0) . chr(length $handle) . $id
+        . $handle;
 }
 
 sub listener_on {
@@ -458,22 +467,28 @@ SKIP: {
         my $names = relay_names($t);
         is(scalar(keys %$names), 2, 'each worker has a relay socket')
             or diag(explain($names));
+        my $links = relay_names($t, 1);
+        is(scalar(keys %$links), 2, 'and a link socket')
+            or diag(explain($links));
 
         for my $pid (sort keys %$names) {
             my $name = $names->{$pid};
             like($name, qr{^ngx_http_signaller/[0-9a-f]{32}$},
                 "worker $pid: a random name, not its pid ($name)");
             unlike($name, qr{/\Q$pid\E$}, "worker $pid: the name is not the pid");
+            is($links->{$pid}, "$name/link", "worker $pid: its link socket");
 
-            my ($what, $secs, $got) = probe_as($uid, $gid, $name);
-            is($what, 'eof', "uid $uid, not a worker, to worker $pid: "
-                . 'disconnected without sending anything');
-            cmp_ok($secs, '<', scaled(1), sprintf('... within a second (%.3f s)',
-                $secs));
+            for my $n ($name, "$name/link") {
+                my ($what, $secs, $got) = probe_as($uid, $gid, $n);
+                is($what, 'eof', "uid $uid, not a worker, to $n of worker "
+                    . "$pid: disconnected without sending anything");
+                cmp_ok($secs, '<', scaled(1),
+                    sprintf('... within a second (%.3f s)', $secs));
+            }
         }
 
         my @refused = $t->grep_log(qr/refused a relay connection from pid \d+, uid $uid: not a worker/);
-        is(scalar(@refused), 2, 'each refusal is logged, with pid and uid');
+        is(scalar(@refused), 4, 'each refusal is logged, with pid and uid');
 
         # a forged preamble, for a real waiting listener, from the listener's
         # handle and a guessed id
@@ -483,6 +498,12 @@ SKIP: {
         my ($what, $secs, $got) = probe_as($uid, $gid, $names->{$w[0]},
             $forged);
         is($what, 'eof', 'a forged preamble: the connection is closed');
+        is($got, '', '... and never answered');
+        # on the link, word that its connector left (a preamble with a
+        # tag): it would close the listener, had it the right id
+        ($what, $secs, $got) = probe_as($uid, $gid, $links->{$w[0]},
+            $forged . pack('Q>', 1));
+        is($what, 'eof', 'a forged handoff on the link: the link is closed');
         is($got, '', '... and never answered');
         no_frame($l, 0.3, 'the listener is told nothing');
         my $c = $t->ws("/connect/$l->{handle}", not_worker => $w[0]);
@@ -689,15 +710,20 @@ SKIP: {
                 socket(my $s, AF_UNIX, SOCK_STREAM, 0) or POSIX::_exit(1);
                 bind($s, pack_sockaddr_un("\0$name")) or POSIX::_exit(2);
                 listen($s, 16) or POSIX::_exit(3);
+                socket(my $ls, AF_UNIX, SOCK_SEQPACKET, 0)
+                    or POSIX::_exit(1);
+                bind($ls, pack_sockaddr_un("\0$name/link"))
+                    or POSIX::_exit(2);
+                listen($ls, 16) or POSIX::_exit(3);
                 syswrite($w, "ready\n");
                 close $w;
                 open my $out, '>>', $log or POSIX::_exit(4);
                 $out->autoflush(1);
-                my $sel = IO::Select->new($s);
+                my $sel = IO::Select->new($s, $ls);
                 my $until = time + 10;
                 while (time < $until) {
-                    next unless $sel->can_read(0.2);
-                    accept(my $conn, $s) or next;
+                    my ($ready) = $sel->can_read(0.2) or next;
+                    accept(my $conn, $ready) or next;
                     my $got = '';
                     my $cs = IO::Select->new($conn);
                     my $t1 = time + 1;
@@ -757,21 +783,21 @@ SKIP: {
                 'the connector\'s worker said whose socket it found');
         }
 
-        # a listener's worker that does not answer in time: the listener stays
+        # a listener's worker that is stopped: the connector's socket waits
+        # on the link until it runs again
         ok(scalar $t->wait_workers(2), 'the master replaced the dead worker');
         my ($p, $q) = $t->worker_pids;
         my $l = listener_on($t, $p);
         kill 'STOP', $p;
         my $c = $t->ws("/connect/$l->{handle}", worker => $q, timeout => 6);
-        is($c->status, 503, 'its worker stopped: the connector gets 503');
-        $c->close;
+        is($c->status, 101, 'its worker stopped: the connector gets 101');
+        $c->send_text('while stopped');
+        no_frame($c, 0.5, 'and nothing else meanwhile');
         kill 'CONT', $p;
-        no_frame($l, 0.5, 'the listener is told nothing');
-        $c = $t->ws("/connect/$l->{handle}", worker => $q);
-        is($c->status, 101, 'and the next connector pairs with it');
-        $c->send_text('after 503');
-        msg_is($l, OP_TEXT, 'after 503', 'and relays');
-        finish_pipe($l, $c, 'after a worker that did not answer');
+        msg_is($l, OP_TEXT, 'while stopped', 'once it runs, the pair relays');
+        $c->send_text('after');
+        msg_is($l, OP_TEXT, 'after', 'and goes on');
+        finish_pipe($l, $c, 'after a worker that was stopped');
 
         $t->stop;
     }
