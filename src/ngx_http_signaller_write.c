@@ -18,6 +18,18 @@
 #define NGX_HTTP_SIGNALLER_QUEUES  4
 
 
+/*
+ * Only the buffers in use are cleared: clearing all four per send cost
+ * more than the rest of a relayed message's sending.
+ */
+
+#define ngx_http_signaller_queue_buf(b)                                       \
+    ngx_memzero(b, sizeof(ngx_buf_t));                                        \
+    (b)->memory = 1
+
+
+static ngx_int_t ngx_http_signaller_send_relayed(
+    ngx_http_signaller_session_t *s);
 static ngx_int_t ngx_http_signaller_send_response(
     ngx_http_signaller_session_t *s);
 static ngx_int_t ngx_http_signaller_send_frames(
@@ -25,6 +37,7 @@ static ngx_int_t ngx_http_signaller_send_frames(
 static ngx_uint_t ngx_http_signaller_queued(ngx_http_signaller_session_t *s,
     ngx_buf_t *bufs, u_char ***pos, ngx_uint_t *frames);
 static void ngx_http_signaller_sent(ngx_http_signaller_session_t *s);
+static void ngx_http_signaller_peer_sent(ngx_http_signaller_session_t *p);
 static ngx_int_t ngx_http_signaller_close_forward(
     ngx_http_signaller_session_t *s);
 static void ngx_http_signaller_wait_write(ngx_http_signaller_session_t *s);
@@ -79,16 +92,28 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
         return;
     }
 
-    rc = ngx_http_signaller_send_response(s);
+    rc = ngx_http_signaller_send_relayed(s);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_signaller_send_frames(s);
+        if (ngx_handle_write_event(s->connection->write, 0) != NGX_OK) {
+            ngx_http_signaller_gone(s);
+        }
+
+        return;
+    }
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_signaller_send_response(s);
 
         if (rc == NGX_OK) {
-            ngx_http_signaller_sent(s);
+            rc = ngx_http_signaller_send_frames(s);
 
-            if (ngx_http_signaller_close_forward(s) == NGX_DONE) {
-                return;
+            if (rc == NGX_OK) {
+                ngx_http_signaller_sent(s);
+
+                if (ngx_http_signaller_close_forward(s) == NGX_DONE) {
+                    return;
+                }
             }
         }
     }
@@ -99,6 +124,67 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
     }
 
     ngx_http_signaller_wait_write(s);
+}
+
+
+/*
+ * The usual case, on every relayed message and twice per message: nothing
+ * but the peer's frames to send, or nothing at all, no timer running.
+ * NGX_OK: all of it went out, only the write event is left to be looked
+ * after; NGX_AGAIN: the socket took what it could, the rest waits for it
+ * with send_timeout; NGX_DECLINED for anything else, left to the general
+ * way, which, with its buffers for every queue, its closing handshake and
+ * its checks, costs several times as much.
+ */
+
+static ngx_int_t
+ngx_http_signaller_send_relayed(ngx_http_signaller_session_t *s)
+{
+    ssize_t                        sent;
+    ngx_connection_t              *c;
+    ngx_http_signaller_session_t  *p;
+
+    c = s->connection;
+
+    if (s->closing || s->orphan || s->pong_pos || s->ping_pos || s->pong_wait
+        || c->buffered || c->write->timer_set
+        || (s->request && s->request->out))
+    {
+        return NGX_DECLINED;
+    }
+
+    p = s->peer;
+
+    if (p == NULL || p->in == NULL) {
+        return NGX_OK;
+    }
+
+    if (p->out_pos < p->out_last) {
+
+        if (!c->write->ready) {
+            return NGX_AGAIN;
+        }
+
+        sent = c->send(c, p->out_pos, p->out_last - p->out_pos);
+
+        if (sent == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (sent > 0) {
+            ngx_http_signaller_count(s->zone, bytes, sent);
+            s->figures.bytes_out += sent;
+            p->out_pos += sent;
+        }
+
+        if (p->out_pos < p->out_last) {
+            return NGX_AGAIN;
+        }
+    }
+
+    ngx_http_signaller_peer_sent(p);
+
+    return c->buffered ? NGX_AGAIN : NGX_OK;
 }
 
 
@@ -184,7 +270,12 @@ ngx_http_signaller_send_frames(ngx_http_signaller_session_t *s)
             *pos[i] = bufs[i].pos;
         }
 
-        if (cl != NULL || c->buffered || n == 0) {
+        /*
+         * With all of it sent, only an orphan, left out behind the peer's
+         * frames, can still be queued: without one there is no need to ask.
+         */
+
+        if (cl != NULL || c->buffered || n == 0 || s->orphan == NULL) {
             return NGX_OK;
         }
     }
@@ -200,20 +291,20 @@ static ngx_uint_t
 ngx_http_signaller_queued(ngx_http_signaller_session_t *s, ngx_buf_t *bufs,
     u_char ***pos, ngx_uint_t *frames)
 {
-    ngx_uint_t                     i, n;
+    ngx_uint_t                     n;
     ngx_http_signaller_session_t  *p;
-
-    ngx_memzero(bufs, NGX_HTTP_SIGNALLER_QUEUES * sizeof(ngx_buf_t));
 
     n = 0;
     p = s->peer;
 
     if (p && p->in && p->out_pos < p->out_last) {
+        ngx_http_signaller_queue_buf(&bufs[n]);
         bufs[n].pos = p->out_pos;
         bufs[n].last = p->out_last;
         pos[n++] = &p->out_pos;
 
     } else if (s->orphan && s->orphan_pos < s->orphan_last) {
+        ngx_http_signaller_queue_buf(&bufs[n]);
         bufs[n].pos = s->orphan_pos;
         bufs[n].last = s->orphan_last;
         pos[n++] = &s->orphan_pos;
@@ -222,25 +313,24 @@ ngx_http_signaller_queued(ngx_http_signaller_session_t *s, ngx_buf_t *bufs,
     *frames = n;
 
     if (s->pong_pos < s->pong_last) {
+        ngx_http_signaller_queue_buf(&bufs[n]);
         bufs[n].pos = s->pong_pos;
         bufs[n].last = s->pong_last;
         pos[n++] = &s->pong_pos;
     }
 
     if (s->ping_pos < s->ping_last) {
+        ngx_http_signaller_queue_buf(&bufs[n]);
         bufs[n].pos = s->ping_pos;
         bufs[n].last = s->ping_last;
         pos[n++] = &s->ping_pos;
     }
 
     if (s->close_pos < s->close_last) {
+        ngx_http_signaller_queue_buf(&bufs[n]);
         bufs[n].pos = s->close_pos;
         bufs[n].last = s->close_last;
         pos[n++] = &s->close_pos;
-    }
-
-    for (i = 0; i < n; i++) {
-        bufs[i].memory = 1;
     }
 
     if (n) {
@@ -261,13 +351,7 @@ ngx_http_signaller_sent(ngx_http_signaller_session_t *s)
     p = s->peer;
 
     if (p && p->in && p->out_pos == p->out_last) {
-        if (p->blocked) {
-            p->blocked = 0;
-            ngx_post_event(p->connection->read, &ngx_posted_events);
-
-        } else {
-            ngx_http_signaller_buf_idle(p);
-        }
+        ngx_http_signaller_peer_sent(p);
     }
 
     if (s->orphan && s->orphan_pos == s->orphan_last) {
@@ -288,6 +372,21 @@ ngx_http_signaller_sent(ngx_http_signaller_session_t *s)
             s->pong_wait = 0;
             ngx_post_event(s->connection->read, &ngx_posted_events);
         }
+    }
+}
+
+
+/* all of the peer's frames are out */
+
+static void
+ngx_http_signaller_peer_sent(ngx_http_signaller_session_t *p)
+{
+    if (p->blocked) {
+        p->blocked = 0;
+        ngx_post_event(p->connection->read, &ngx_posted_events);
+
+    } else {
+        ngx_http_signaller_buf_idle(p);
     }
 }
 
