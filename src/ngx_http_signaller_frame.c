@@ -23,10 +23,13 @@
 #define NGX_HTTP_SIGNALLER_PARSE_PAYLOAD  1
 
 
+static ngx_int_t ngx_http_signaller_parse_frames(
+    ngx_http_signaller_parser_t *p, u_char **pos, u_char *last, u_char **out,
+    size_t max_size, ngx_uint_t discard, ngx_http_signaller_frame_t *frame);
 static u_char *ngx_http_signaller_write_header(u_char *p, ngx_uint_t opcode,
     ngx_uint_t fin, size_t len);
-static void ngx_http_signaller_unmask(u_char *dst, u_char *src, size_t len,
-    u_char *mask, ngx_uint_t off);
+static uint64_t ngx_http_signaller_unmask(u_char *dst, u_char *src,
+    size_t len, u_char *mask);
 
 
 ngx_http_signaller_reason_t  ngx_http_signaller_reasons[] = {
@@ -72,9 +75,74 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
     u_char *last, u_char **out, size_t max_size, ngx_uint_t discard,
     ngx_http_signaller_frame_t *frame)
 {
-    u_char      *b, *dst, *data;
+    u_char     *b, *data;
+    size_t      len;
+    uint64_t    bits;
+    ngx_uint_t  op;
+
+    /*
+     * The usual message, a text or binary one in a single frame of up to
+     * 125 bytes that has arrived whole, goes out at once, the parser
+     * staying before a frame header: none of the state kept for a message
+     * in pieces is needed.  Anything else is left to the parser proper.
+     */
+
+    b = *pos;
+
+    if (p->state != NGX_HTTP_SIGNALLER_PARSE_HEADER || discard
+        || p->in_message || last - b < 6
+        || (b[0] != 0x81 && b[0] != 0x82) || (b[1] & 0x80) == 0)
+    {
+        return ngx_http_signaller_parse_frames(p, pos, last, out, max_size,
+                                               discard, frame);
+    }
+
+    op = b[0] & 0x0f;
+    len = b[1] & 0x7f;
+
+    if (len > 125 || len > max_size || (size_t) (last - b) < 6 + len) {
+        return ngx_http_signaller_parse_frames(p, pos, last, out, max_size,
+                                               discard, frame);
+    }
+
+    /*
+     * The payload may be stored over the client's header: what is needed
+     * of it has been read, and the mask is kept apart, in the parser, so
+     * that nothing of this goes on the stack.
+     */
+
+    ngx_memcpy(p->mask, b + 2, 4);
+
+    data = ngx_http_signaller_write_header(*out, op, 1, len);
+    bits = ngx_http_signaller_unmask(data, b + 6, len, p->mask);
+
+    if (op == 0x01 && (bits & 0x8080808080808080ULL)) {
+        p->utf8 = 0;
+
+        if (ngx_http_signaller_utf8(&p->utf8, data, len) != NGX_OK
+            || p->utf8 != 0)
+        {
+            *pos = b + 6;
+            frame->code = NGX_HTTP_SIGNALLER_INVALID_PAYLOAD;
+            return NGX_HTTP_SIGNALLER_FRAME_ERROR;
+        }
+    }
+
+    *out = data + len;
+    *pos = b + 6 + len;
+
+    return NGX_HTTP_SIGNALLER_FRAME_MESSAGE;
+}
+
+
+static ngx_int_t
+ngx_http_signaller_parse_frames(ngx_http_signaller_parser_t *p, u_char **pos,
+    u_char *last, u_char **out, size_t max_size, ngx_uint_t discard,
+    ngx_http_signaller_frame_t *frame)
+{
+    u_char      *b, *dst, *data, mask[4];
     size_t       avail, hlen, n;
-    uint64_t     len;
+    uint64_t     len, bits;
     uint32_t     utf8;
     ngx_uint_t   op, fin, end, i;
 
@@ -138,7 +206,8 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
                 }
 
                 data = b + hlen;
-                ngx_http_signaller_unmask(data, data, len, b + hlen - 4, 0);
+                (void) ngx_http_signaller_unmask(data, data, len,
+                                                 b + hlen - 4);
 
                 *pos = data + len;
 
@@ -205,9 +274,20 @@ ngx_http_signaller_parse(ngx_http_signaller_parser_t *p, u_char **pos,
                                        p->first_piece ? p->msg_opcode : 0x00,
                                        end, n);
 
-            ngx_http_signaller_unmask(data, b, n, p->mask, p->mask_off);
+            for (i = 0; i < 4; i++) {
+                mask[i] = p->mask[(p->mask_off + i) & 3];
+            }
 
-            if (p->msg_opcode == 0x01) {
+            bits = ngx_http_signaller_unmask(data, b, n, mask);
+
+            /*
+             * ASCII on a character boundary needs no more checking: the
+             * unmasking saw every byte, and none had its high bit set.
+             */
+
+            if (p->msg_opcode == 0x01
+                && (p->utf8 != 0 || (bits & 0x8080808080808080ULL)))
+            {
                 utf8 = p->utf8;
 
                 if (ngx_http_signaller_utf8(&utf8, data, n) != NGX_OK
@@ -268,33 +348,58 @@ ngx_http_signaller_write_header(u_char *p, ngx_uint_t opcode, ngx_uint_t fin,
 
 
 /*
- * dst may overlap src as long as dst <= src: every word is read before the
- * store that could reach it.
+ * "mask" is the key as it applies from the first byte.  dst may overlap
+ * src as long as dst <= src, every word is read before the store that
+ * could reach it, but not the mask.  Returns the unmasked bytes ORed
+ * together, in any of its bytes, so that the caller can tell ASCII without
+ * another pass.
  */
 
-static void
-ngx_http_signaller_unmask(u_char *dst, u_char *src, size_t len, u_char *mask,
-    ngx_uint_t off)
+static uint64_t
+ngx_http_signaller_unmask(u_char *dst, u_char *src, size_t len, u_char *mask)
 {
     size_t    i;
-    u_char    m[8];
-    uint64_t  word, key;
+    uint32_t  half;
+    uint64_t  w0, w1, w2, w3, key, bits;
 
-    for (i = 0; i < 8; i++) {
-        m[i] = mask[(off + i) & 3];
+    /* the same four bytes twice are the same in either byte order */
+
+    ngx_memcpy(&half, mask, 4);
+    key = (uint64_t) half << 32 | half;
+
+    bits = 0;
+
+    /* four words at a time: all are read before any is stored */
+
+    for (i = 0; i + 32 <= len; i += 32) {
+        ngx_memcpy(&w0, src + i, 8);
+        ngx_memcpy(&w1, src + i + 8, 8);
+        ngx_memcpy(&w2, src + i + 16, 8);
+        ngx_memcpy(&w3, src + i + 24, 8);
+        w0 ^= key;
+        w1 ^= key;
+        w2 ^= key;
+        w3 ^= key;
+        bits |= (w0 | w1) | (w2 | w3);
+        ngx_memcpy(dst + i, &w0, 8);
+        ngx_memcpy(dst + i + 8, &w1, 8);
+        ngx_memcpy(dst + i + 16, &w2, 8);
+        ngx_memcpy(dst + i + 24, &w3, 8);
     }
 
-    ngx_memcpy(&key, m, 8);
-
-    for (i = 0; i + 8 <= len; i += 8) {
-        ngx_memcpy(&word, src + i, 8);
-        word ^= key;
-        ngx_memcpy(dst + i, &word, 8);
+    for ( /* void */ ; i + 8 <= len; i += 8) {
+        ngx_memcpy(&w0, src + i, 8);
+        w0 ^= key;
+        bits |= w0;
+        ngx_memcpy(dst + i, &w0, 8);
     }
 
     for ( /* void */ ; i < len; i++) {
-        dst[i] = src[i] ^ m[i & 7];
+        dst[i] = src[i] ^ mask[i & 3];
+        bits |= dst[i];
     }
+
+    return bits;
 }
 
 
