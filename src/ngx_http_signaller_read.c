@@ -204,7 +204,12 @@ ngx_http_signaller_process(ngx_http_signaller_session_t *s)
 
     for ( ;; ) {
 
-        if (s->pong_pos) {
+        /*
+         * Nothing left to parse cannot make a frame: the parser would only
+         * return FRAME_AGAIN, and after each message that call is saved.
+         */
+
+        if (s->pong_pos || s->pos == s->last) {
             return;
         }
 
