@@ -19,6 +19,9 @@
 #include "ngx_http_signaller.h"
 
 
+static ngx_http_signaller_buf_t *ngx_http_signaller_buf_take(void);
+static void ngx_http_signaller_buf_give(ngx_http_signaller_buf_t *b);
+static void ngx_http_signaller_buf_start(ngx_http_signaller_session_t *s);
 static void ngx_http_signaller_compact(ngx_http_signaller_session_t *s);
 
 
@@ -31,6 +34,19 @@ static ngx_uint_t                 ngx_http_signaller_nfree;
 
 ngx_http_signaller_buf_t *
 ngx_http_signaller_buf_get(void)
+{
+    return ngx_http_signaller_buf_take();
+}
+
+
+/*
+ * The work of buf_get(), buf_put() and buf_reset(), static so that room()
+ * and buf_idle(), on every message, have it inlined rather than called
+ * through the PLT.
+ */
+
+static ngx_http_signaller_buf_t *
+ngx_http_signaller_buf_take(void)
 {
     ngx_http_signaller_buf_t  *b;
 
@@ -57,6 +73,13 @@ ngx_http_signaller_buf_get(void)
 
 void
 ngx_http_signaller_buf_put(ngx_http_signaller_buf_t *b)
+{
+    ngx_http_signaller_buf_give(b);
+}
+
+
+static void
+ngx_http_signaller_buf_give(ngx_http_signaller_buf_t *b)
 {
     if (ngx_http_signaller_nfree >= NGX_HTTP_SIGNALLER_FREE_BUFS) {
         ngx_free(b);
@@ -87,6 +110,13 @@ ngx_http_signaller_bufs_exit(void)
 void
 ngx_http_signaller_buf_reset(ngx_http_signaller_session_t *s)
 {
+    ngx_http_signaller_buf_start(s);
+}
+
+
+static void
+ngx_http_signaller_buf_start(ngx_http_signaller_session_t *s)
+{
     s->out_pos = s->in->start;
     s->out_last = s->in->start;
     s->pos = s->in->start + NGX_HTTP_SIGNALLER_HEADROOM;
@@ -104,7 +134,7 @@ void
 ngx_http_signaller_buf_idle(ngx_http_signaller_session_t *s)
 {
     if (s->in && s->out_pos == s->out_last && s->pos == s->last) {
-        ngx_http_signaller_buf_put(s->in);
+        ngx_http_signaller_buf_give(s->in);
         s->in = NULL;
     }
 }
@@ -123,12 +153,12 @@ ngx_http_signaller_room(ngx_http_signaller_session_t *s)
     size_t   delta;
 
     if (s->in == NULL) {
-        s->in = ngx_http_signaller_buf_get();
+        s->in = ngx_http_signaller_buf_take();
         if (s->in == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_http_signaller_buf_reset(s);
+        ngx_http_signaller_buf_start(s);
         return NGX_OK;
     }
 
