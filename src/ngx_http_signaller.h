@@ -341,7 +341,8 @@ struct ngx_http_signaller_session_s {
     ngx_msec_t                       rate_last;
     ngx_uint_t                       rate_excess;
 
-    u_char                           pong[2 + 125];
+    /* 2 + 125: allocated at the first ping, most clients never send one */
+    u_char                          *pong;
     u_char                           close[4 + 20];
     u_char                          *pong_pos;
     u_char                          *pong_last;

@@ -309,6 +309,13 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
         s->early = NULL;
     }
 
+    if (s->pong) {
+        ngx_free(s->pong);
+        s->pong = NULL;
+        s->pong_pos = NULL;
+        s->pong_last = NULL;
+    }
+
     ngx_http_signaller_log_end(s);
 
     if (s->link) {

@@ -351,6 +351,21 @@ ngx_http_signaller_control(ngx_http_signaller_session_t *s, ngx_int_t rc,
             return;
         }
 
+        /*
+         * A browser never pings: a waiting listener does not carry a
+         * pong's room, the first ping brings it, for the session's life.
+         */
+
+        if (s->pong == NULL) {
+            s->pong = ngx_alloc(2 + 125, s->connection->log);
+            if (s->pong == NULL) {
+                ngx_http_signaller_close_pair(s,
+                                              NGX_HTTP_SIGNALLER_INTERNAL_ERROR,
+                                              NGX_HTTP_SIGNALLER_PEER_GONE);
+                return;
+            }
+        }
+
         s->pong[0] = 0x8a;
         s->pong[1] = (u_char) frame->len;
         ngx_memcpy(&s->pong[2], frame->payload, frame->len);
