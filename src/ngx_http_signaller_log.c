@@ -40,12 +40,16 @@ struct ngx_http_signaller_logreq_s {
     off_t                            request_length;
     size_t                           header_size;
     ngx_uint_t                       nheaders;
-    ngx_str_t                       *headers;   /* key, value, ... */
+    uint32_t                        *lens;      /* key, value, ... */
+    u_char                          *headers;   /* their text, in a row */
 };
 
 
 static size_t ngx_http_signaller_logreq_size(ngx_http_request_t *r);
-static u_char *ngx_http_signaller_keep(ngx_str_t *dst, ngx_str_t *src,
+static ngx_uint_t ngx_http_signaller_in_line(ngx_http_request_t *r,
+    ngx_str_t *str);
+static u_char *ngx_http_signaller_keep(ngx_http_request_t *r,
+    ngx_http_signaller_logreq_t *lr, ngx_str_t *dst, ngx_str_t *src,
     u_char *p);
 static ngx_http_request_t *ngx_http_signaller_log_request(
     ngx_connection_t *c, ngx_http_signaller_logreq_t *lr);
@@ -55,20 +59,30 @@ static ngx_int_t ngx_http_signaller_headers(ngx_http_request_t *r,
 
 /*
  * Keeps what the access log line of "r" needs, in one block of its own
- * size: the request is about to be freed.
+ * size: the request is about to be freed.  A waiting listener holds it, so
+ * it is packed: a header's key and value are two lengths and their text,
+ * and the request line's parts (method, URI, protocol) point into its
+ * copy.  NULL: the line is to be written now.
  */
 
 ngx_http_signaller_logreq_t *
 ngx_http_signaller_log_keep(ngx_http_request_t *r)
 {
     u_char                       *p;
-    ngx_str_t                    *hs;
+    size_t                        size;
+    uint32_t                     *lens;
     ngx_uint_t                    i;
     ngx_list_part_t              *part;
     ngx_table_elt_t              *h;
     ngx_http_signaller_logreq_t  *lr;
 
-    lr = ngx_alloc(ngx_http_signaller_logreq_size(r), r->connection->log);
+    size = ngx_http_signaller_logreq_size(r);
+
+    if (size == 0) {
+        return NULL;
+    }
+
+    lr = ngx_alloc(size, r->connection->log);
     if (lr == NULL) {
         return NULL;
     }
@@ -86,8 +100,8 @@ ngx_http_signaller_log_keep(ngx_http_request_t *r)
     lr->request_length = r->request_length;
     lr->header_size = r->header_size;
 
-    hs = (ngx_str_t *) (lr + 1);
-    lr->headers = hs;
+    lens = (uint32_t *) (lr + 1);
+    lr->lens = lens;
     lr->nheaders = 0;
 
     part = &r->headers_in.headers.part;
@@ -108,17 +122,27 @@ ngx_http_signaller_log_keep(ngx_http_request_t *r)
         lr->nheaders++;
     }
 
-    /* the strings follow the headers' descriptions */
+    /* the strings follow the headers' lengths, the request line first */
 
-    p = (u_char *) (hs + 2 * lr->nheaders);
+    p = (u_char *) (lens + 2 * lr->nheaders);
 
-    p = ngx_http_signaller_keep(&lr->request_line, &r->request_line, p);
-    p = ngx_http_signaller_keep(&lr->method_name, &r->method_name, p);
-    p = ngx_http_signaller_keep(&lr->http_protocol, &r->http_protocol, p);
-    p = ngx_http_signaller_keep(&lr->uri, &r->uri, p);
-    p = ngx_http_signaller_keep(&lr->args, &r->args, p);
-    p = ngx_http_signaller_keep(&lr->exten, &r->exten, p);
-    p = ngx_http_signaller_keep(&lr->unparsed_uri, &r->unparsed_uri, p);
+    lr->request_line.data = p;
+    lr->request_line.len = r->request_line.len;
+
+    if (r->request_line.len) {
+        p = ngx_cpymem(p, r->request_line.data, r->request_line.len);
+    }
+
+    p = ngx_http_signaller_keep(r, lr, &lr->method_name, &r->method_name, p);
+    p = ngx_http_signaller_keep(r, lr, &lr->http_protocol, &r->http_protocol,
+                                p);
+    p = ngx_http_signaller_keep(r, lr, &lr->uri, &r->uri, p);
+    p = ngx_http_signaller_keep(r, lr, &lr->args, &r->args, p);
+    p = ngx_http_signaller_keep(r, lr, &lr->exten, &r->exten, p);
+    p = ngx_http_signaller_keep(r, lr, &lr->unparsed_uri, &r->unparsed_uri,
+                                p);
+
+    lr->headers = p;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -135,15 +159,27 @@ ngx_http_signaller_log_keep(ngx_http_request_t *r)
             i = 0;
         }
 
-        p = ngx_http_signaller_keep(hs++, &h[i].key, p);
-        p = ngx_http_signaller_keep(hs++, &h[i].value, p);
+        *lens++ = (uint32_t) h[i].key.len;
+        *lens++ = (uint32_t) h[i].value.len;
+
+        if (h[i].key.len) {
+            p = ngx_cpymem(p, h[i].key.data, h[i].key.len);
+        }
+
+        if (h[i].value.len) {
+            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+        }
     }
 
     return lr;
 }
 
 
-/* the size of the block log_keep() fills: every copy is bounded by it */
+/*
+ * The size of the block log_keep() fills: every copy is bounded by it.
+ * 0: a header too long for its length's 32 bits (no buffer nginx reads
+ * headers into is that large).
+ */
 
 static size_t
 ngx_http_signaller_logreq_size(ngx_http_request_t *r)
@@ -153,10 +189,17 @@ ngx_http_signaller_logreq_size(ngx_http_request_t *r)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    size = sizeof(ngx_http_signaller_logreq_t)
-           + r->request_line.len + r->method_name.len
-           + r->http_protocol.len + r->uri.len + r->args.len
-           + r->exten.len + r->unparsed_uri.len;
+    size = sizeof(ngx_http_signaller_logreq_t) + r->request_line.len;
+
+    size += ngx_http_signaller_in_line(r, &r->method_name)
+            ? 0 : r->method_name.len;
+    size += ngx_http_signaller_in_line(r, &r->http_protocol)
+            ? 0 : r->http_protocol.len;
+    size += ngx_http_signaller_in_line(r, &r->uri) ? 0 : r->uri.len;
+    size += ngx_http_signaller_in_line(r, &r->args) ? 0 : r->args.len;
+    size += ngx_http_signaller_in_line(r, &r->exten) ? 0 : r->exten.len;
+    size += ngx_http_signaller_in_line(r, &r->unparsed_uri)
+            ? 0 : r->unparsed_uri.len;
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -173,18 +216,50 @@ ngx_http_signaller_logreq_size(ngx_http_request_t *r)
             i = 0;
         }
 
-        size += 2 * sizeof(ngx_str_t) + h[i].key.len + h[i].value.len;
+        if (h[i].key.len > NGX_MAX_UINT32_VALUE
+            || h[i].value.len > NGX_MAX_UINT32_VALUE)
+        {
+            return 0;
+        }
+
+        size += 2 * sizeof(uint32_t) + h[i].key.len + h[i].value.len;
     }
 
     return size;
 }
 
 
-static u_char *
-ngx_http_signaller_keep(ngx_str_t *dst, ngx_str_t *src, u_char *p)
+/*
+ * Whether "str" lies within the request line, as the parser leaves the
+ * method, the URI as sent and the protocol; a URI that had to be decoded,
+ * or one a rewrite changed, lies elsewhere.
+ */
+
+static ngx_uint_t
+ngx_http_signaller_in_line(ngx_http_request_t *r, ngx_str_t *str)
 {
-    dst->data = p;
+    return str->data >= r->request_line.data
+           && str->data + str->len
+              <= r->request_line.data + r->request_line.len;
+}
+
+
+/* "src" is kept in "dst": in the request line's copy, or copied at "p" */
+
+static u_char *
+ngx_http_signaller_keep(ngx_http_request_t *r,
+    ngx_http_signaller_logreq_t *lr, ngx_str_t *dst, ngx_str_t *src,
+    u_char *p)
+{
     dst->len = src->len;
+
+    if (ngx_http_signaller_in_line(r, src)) {
+        dst->data = lr->request_line.data
+                    + (src->data - r->request_line.data);
+        return p;
+    }
+
+    dst->data = p;
 
     /* an empty string may have no data at all */
 
@@ -325,6 +400,7 @@ static ngx_int_t
 ngx_http_signaller_headers(ngx_http_request_t *r,
     ngx_http_signaller_logreq_t *lr)
 {
+    u_char                     *p;
     ngx_uint_t                  i;
     ngx_table_elt_t            *h;
     ngx_http_header_t          *hh;
@@ -339,14 +415,21 @@ ngx_http_signaller_headers(ngx_http_request_t *r,
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_core_module);
 
+    p = lr->headers;
+
     for (i = 0; i < lr->nheaders; i++) {
         h = ngx_list_push(&r->headers_in.headers);
         if (h == NULL) {
             return NGX_ERROR;
         }
 
-        h->key = lr->headers[2 * i];
-        h->value = lr->headers[2 * i + 1];
+        h->key.data = p;
+        h->key.len = lr->lens[2 * i];
+        p += h->key.len;
+
+        h->value.data = p;
+        h->value.len = lr->lens[2 * i + 1];
+        p += h->value.len;
 
         h->lowcase_key = ngx_pnalloc(r->pool, h->key.len);
         if (h->lowcase_key == NULL) {
