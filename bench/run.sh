@@ -40,10 +40,13 @@
 # side's TCP processing runs in the sender's context, so both the floor and
 # nginx are charged for delivering what they write.
 #
-# The idle scenario also reads the kernel's share (Slab and SUnreclaim from
-# /proc/meminfo, TCP sockets and pages from /proc/net/sockstat) before and
-# after the listeners connect: per TCP socket, and so per server-side socket
-# of a waiting listener, next to the server's Pss per listener.
+# The idle scenario runs on a fresh server of each setup (a restart): one
+# that has run the other scenarios holds memory they freed, which the
+# listeners would reuse unseen.  It also reads the kernel's share (Slab and
+# SUnreclaim from /proc/meminfo, TCP sockets and pages from
+# /proc/net/sockstat) before and after the listeners connect: per TCP
+# socket, and so per server-side socket of a waiting listener, next to the
+# server's Pss per listener.
 #
 # Output: a table on stdout, bench/results/report-<time>.md (copied to
 # bench/results/latest.md), bench/results/plot-<time>.png (latest.png) and
@@ -423,7 +426,7 @@ crossing_report() {    # access log
 # each setup in turn, REPS times, so that a change in the machine's load
 # hits all setups alike; the run with the median CPU per operation is kept
 
-declare -A port_of pids_of x_of proto_of
+declare -A port_of pids_of x_of proto_of server_of
 all_servers=()
 active=
 
@@ -450,6 +453,7 @@ for setup in $setups; do
     *)     echo "run.sh: unknown setup $setup" >&2; continue ;;
     esac
     pids_of[$setup]=$pids
+    server_of[$setup]=$server_pid
     active="$active $setup"
 done
 
@@ -482,8 +486,35 @@ each open msg -n "$OPEN_PAIRS" -r "$OPEN_RATE" -d "$DUR" -w "$WARM"
 echo "== pair" >&2
 each pair pair -n "$PAIR_CONC" -d "$DUR" -w "$WARM"
 
+# A server that has run the scenarios above keeps the pages they touched:
+# malloc's free chunks, which it does not give back.  Listeners that reuse
+# them add no Pss, so the figure fell by however much the runs before had
+# left behind (824 B and 1599 B per listener in two runs, where a fresh
+# nginx measures 2.2 kB).  Each setup meets its listeners on a fresh
+# server.
+
+fresh() {    # setup; sets server_of, pids_of; why, if it cannot
+    local s=$1 port=${port_of[$1]}
+    why=
+    stop_server "${server_of[$s]}"
+    case $s in
+    w1) start_nginx 1 "$port" ;;
+    w2) start_nginx 2 "$port" && "$BENCH/sigbench" steer -p "$port" >&2 ;;
+    peerjs|nchan) start_$s "$port" ;;
+    esac || return 1
+    server_of[$s]=$server_pid pids_of[$s]=$pids
+}
+
 echo "== idle" >&2
 for s in $active; do
+    case $s in
+    w1|w2|peerjs|nchan)
+        if ! fresh "$s"; then
+            notes+=("$s: no fresh server for idle${why:+: $why}")
+            continue
+        fi
+        ;;
+    esac
     case $s in
     floor)
         # one floor process cannot hold 30,000 sockets: two on reuseport
