@@ -121,10 +121,18 @@ ngx_http_signaller_session_read(ngx_http_signaller_session_t *s)
         return;
     }
 
-    ngx_http_signaller_flush(s);
+    /*
+     * What its client sent queues for the client only a pong or a close;
+     * the peer's frames are sent as the peer reads them, or when the
+     * socket can take them.
+     */
 
-    if (s->done) {
-        return;
+    if (s->pong_pos || s->closing) {
+        ngx_http_signaller_flush(s);
+
+        if (s->done) {
+            return;
+        }
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {

@@ -86,7 +86,8 @@ ngx_http_signaller_session_write(ngx_http_signaller_session_t *s)
 void
 ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
 {
-    ngx_int_t  rc;
+    ngx_int_t     rc;
+    ngx_event_t  *wev;
 
     if (s->done) {
         return;
@@ -95,7 +96,13 @@ ngx_http_signaller_flush(ngx_http_signaller_session_t *s)
     rc = ngx_http_signaller_send_relayed(s);
 
     if (rc == NGX_OK) {
-        if (ngx_handle_write_event(s->connection->write, 0) != NGX_OK) {
+        wev = s->connection->write;
+
+        /* with epoll a socket that took everything needs nothing more */
+
+        if ((!(ngx_event_flags & NGX_USE_CLEAR_EVENT) || !wev->ready)
+            && ngx_handle_write_event(wev, 0) != NGX_OK)
+        {
             ngx_http_signaller_gone(s);
         }
 
