@@ -14,8 +14,9 @@
  * reads reports; L reads handoffs and sends reports (handoff_*.c).  A
  * message is taken whole or not at all; the ones the kernel cannot take
  * yet wait in order in "out".  A link that breaks or says anything out of
- * turn is closed: C tells its clients still waiting to go 4003, L keeps
- * its sessions and drops their reports.
+ * turn is closed: C tells 4003 to the clients whose socket had not gone
+ * yet and logs the others with what it knows; L keeps its sessions and
+ * drops their reports.
  */
 
 
