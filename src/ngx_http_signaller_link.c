@@ -406,6 +406,12 @@ ngx_http_signaller_link_send(ngx_http_signaller_link_t *link, u_char *buf,
         }
     }
 
+    /* no message is longer: a handoff's preamble and tag at most */
+
+    if (len > NGX_HTTP_SIGNALLER_LINK_MAX) {
+        return NGX_ERROR;
+    }
+
     m = ngx_alloc(sizeof(ngx_http_signaller_link_msg_t), c->log);
     if (m == NULL) {
         return NGX_ERROR;

@@ -21,6 +21,9 @@
 #  - held messages, then a listener that closes right after pairing: the
 #    connector gets them and close 1000 (20 times), also when the
 #    listener's close reaches its worker before the connector's socket;
+#  - 400 handoffs while the listener's worker is stopped, more than the
+#    link's socket takes: the rest wait in the connector's worker, and
+#    every pair works once the listener's worker runs;
 #  - signaller_status counts a handed-over pair as a crossing pipe.
 
 use strict;
@@ -318,6 +321,48 @@ for my $how ('pipelined', 'TLS', 'TLS pipelined') {
     }
     ok(!@bad, "the listener's worker stopped meanwhile: held message "
         . 'then close 1000, 10 times') or diag(join "\n", @bad);
+}
+
+### more handoffs than the link takes: they wait, in order ###
+# L is stopped while 400 connectors get their 101 from C: the kernel takes
+# only so many messages on the link (its send buffer), the rest wait in C
+# until L reads again, and every pair then works.
+{
+    my $n = 400;
+    my @h = map { $t->handle } 1 .. $n;
+    my $first = $t->ws("/listen/$h[0]", probe => 1);
+    my $lp = $first->pid;
+    my @l = ($first,
+        map { $t->ws("/listen/$h[$_]", worker => $lp) } 1 .. $n - 1);
+    my @c;
+    for my $i (0 .. $n - 1) {
+        my $c = $t->client;
+        for (1 .. 200) {
+            my $pid = $c->probe_pid;
+            last if defined $pid && $pid != $lp;
+            $c->close;
+            $c = $t->client;
+        }
+        push @c, $c;
+    }
+    kill 'STOP', $lp;
+    my @bad;
+    for my $i (0 .. $n - 1) {
+        $c[$i]->handshake("/connect/$h[$i]");
+        push @bad, "$i: connector " . ($c[$i]->status // 'none')
+            unless ($c[$i]->status // 0) == 101;
+    }
+    kill 'CONT', $lp;
+    for my $i (0 .. $n - 1) {
+        $l[$i]->send_text("to $i");
+        my $m = $c[$i]->read_message(5);
+        push @bad, "$i: " . ($m && !$m->{eof} ? $m->{payload} // 'close'
+            : 'nothing') unless $m && !$m->{eof} && ($m->{payload} // '')
+            eq "to $i";
+    }
+    ok(!@bad, "$n handoffs while L is stopped: all paired, in order")
+        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
+    $_->close for @l, @c;
 }
 
 ### status: a handed-over pair is a crossing pipe ###
