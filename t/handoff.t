@@ -23,7 +23,9 @@
 #    listener's close reaches its worker before the connector's socket;
 #  - 400 handoffs while the listener's worker is stopped, more than the
 #    link's socket takes: the rest wait in the connector's worker, and
-#    every pair works once the listener's worker runs;
+#    every pair works once the listener's worker runs; with the connector's
+#    worker killed meanwhile, the handoffs that reached the link pair, and
+#    the listeners of the others, taken by a dead worker, pair again;
 #  - signaller_status counts a handed-over pair as a crossing pipe.
 
 use strict;
@@ -172,13 +174,14 @@ for my $closer ('listener', 'connector') {
 # kept: both are there before the baseline
 {
     my %way;
-    for (1 .. 40) {
+    for (1 .. 100 * $n) {
         my ($l, $c) = $t->pair(layout => 'cross');
         $way{$l->pid . ' ' . $c->pid} = 1;
         $_->close for $l, $c;
-        last if keys %way == 2;
+        last if keys %way == $n * ($n - 1);
     }
-    is(scalar keys %way, 2, 'links: handoffs made both ways');
+    is(scalar keys %way, $n * ($n - 1),
+        'links: handoffs made every way between the workers');
 }
 for my $at ('handshake', 'end') {
     my $base = $at eq 'handshake' ? '/hs' : '';
@@ -326,43 +329,95 @@ for my $how ('pipelined', 'TLS', 'TLS pipelined') {
 ### more handoffs than the link takes: they wait, in order ###
 # L is stopped while 400 connectors get their 101 from C: the kernel takes
 # only so many messages on the link (its send buffer), the rest wait in C
-# until L reads again, and every pair then works.
-{
-    my $n = 400;
+# until L reads again.
+
+# $n listeners in one worker, L, and a connector for each in another, C,
+# each with its 101 while L is stopped; L is left stopped
+sub stopped_handoffs {
+    my ($n) = @_;
     my @h = map { $t->handle } 1 .. $n;
     my $first = $t->ws("/listen/$h[0]", probe => 1);
     my $lp = $first->pid;
     my @l = ($first,
         map { $t->ws("/listen/$h[$_]", worker => $lp) } 1 .. $n - 1);
-    my @c;
+    my ($cp, @c, @bad);
     for my $i (0 .. $n - 1) {
         my $c = $t->client;
-        for (1 .. 200) {
+        for (1 .. 400) {
             my $pid = $c->probe_pid;
-            last if defined $pid && $pid != $lp;
+            $cp //= $pid if defined $pid && $pid != $lp;
+            last if defined $pid && defined $cp && $pid == $cp;
             $c->close;
             $c = $t->client;
         }
         push @c, $c;
     }
     kill 'STOP', $lp;
-    my @bad;
     for my $i (0 .. $n - 1) {
         $c[$i]->handshake("/connect/$h[$i]");
         push @bad, "$i: connector " . ($c[$i]->status // 'none')
             unless ($c[$i]->status // 0) == 101;
     }
+    return ($lp, \@h, \@l, \@c, \@bad);
+}
+
+# whether the listener's message "to $i" reaches the connector
+sub relays {
+    my ($l, $c, $i) = @_;
+    $l->send_text("to $i");
+    my $m = $c->read_message(5);
+    return $m && !$m->{eof} && ($m->{payload} // '') eq "to $i";
+}
+
+{
+    my ($lp, $h, $l, $c, $bad) = stopped_handoffs(400);
     kill 'CONT', $lp;
-    for my $i (0 .. $n - 1) {
-        $l[$i]->send_text("to $i");
-        my $m = $c[$i]->read_message(5);
-        push @bad, "$i: " . ($m && !$m->{eof} ? $m->{payload} // 'close'
-            : 'nothing') unless $m && !$m->{eof} && ($m->{payload} // '')
-            eq "to $i";
+    for my $i (0 .. $#$l) {
+        push @$bad, "$i: not relayed" unless relays($l->[$i], $c->[$i], $i);
     }
-    ok(!@bad, "$n handoffs while L is stopped: all paired, in order")
-        or diag(join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)]);
-    $_->close for @l, @c;
+    ok(!@$bad, scalar(@$l) . ' handoffs while L is stopped: all paired')
+        or diag(join "\n", @$bad[0 .. ($#$bad < 9 ? $#$bad : 9)]);
+    $_->close for @$l, @$c;
+}
+
+# ... and C killed meanwhile: the handoffs L had are paired, the others
+# are lost with C, and their listeners, taken by a dead worker, pair with
+# the next connectors once the sweep has found it dead
+{
+    my ($lp, $h, $l, $c, $bad) = stopped_handoffs(400);
+    my $cp = $c->[0]->pid;
+    kill 'KILL', $cp;
+    my $until = time + scaled(3);
+    sleep 0.01 while -e "/proc/$cp" && time < $until;
+    kill 'CONT', $lp;
+    my (@paired, @lost);
+    for my $i (0 .. $#$l) {
+        if (relays($l->[$i], $c->[$i], $i)) {
+            push @paired, $i;
+        } else {
+            push @lost, $i;
+        }
+    }
+    ok(@paired && @lost, 'C killed with handoffs waiting: ' . @paired
+        . ' paired, ' . @lost . ' lost with it') or diag(@$bad);
+    ok(scalar $t->wait_workers($n), 'C replaced');
+    my @again;
+    for my $i (@lost[0 .. ($#lost < 19 ? $#lost : 19)]) {
+        my $cc;
+        my $until = time + scaled(3);
+        while (time < $until) {
+            $cc = $t->ws("/connect/$h->[$i]", not_worker => $lp);
+            last if ($cc->status // 0) == 101;
+            $cc->close;
+            sleep 0.1;
+        }
+        push @again, "$i: " . ($cc->status // 'none')
+            unless ($cc->status // 0) == 101 && relays($l->[$i], $cc, $i);
+        $cc->close;
+    }
+    ok(@lost && !@again, 'their listeners pair again, with new connectors')
+        or diag(join "\n", @again);
+    $_->close for @$l, @$c;
 }
 
 ### status: a handed-over pair is a crossing pipe ###
