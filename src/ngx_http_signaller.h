@@ -32,7 +32,7 @@
  * tag, the client's socket attached (SCM_RIGHTS), or without HANDOFF and
  * without a socket when the connector left first; with REPORT the
  * listener's worker sends back the session's figures and the tag when it
- * ends.
+ * ends, several sessions' in one message.
  */
 #define NGX_HTTP_SIGNALLER_RELAY_NAME      "ngx_http_signaller/"
 #define NGX_HTTP_SIGNALLER_LINK_NAME       "/link"
@@ -49,7 +49,13 @@
     (NGX_HTTP_SIGNALLER_PREAMBLE_MAX + NGX_HTTP_SIGNALLER_TAG_LEN)
 /* 'r', the close code (2 bytes), messages in and out, bytes in and out */
 #define NGX_HTTP_SIGNALLER_REPORT_LEN      (1 + 2 + 4 * 8)
-#define NGX_HTTP_SIGNALLER_LINK_MAX        NGX_HTTP_SIGNALLER_HANDOFF_MAX
+/* reports go back in batches: up to 64 in one message, 100 ms late */
+#define NGX_HTTP_SIGNALLER_REPORTS         64
+#define NGX_HTTP_SIGNALLER_REPORTS_DELAY   100
+#define NGX_HTTP_SIGNALLER_RECORD_LEN                                       \
+    (NGX_HTTP_SIGNALLER_REPORT_LEN + NGX_HTTP_SIGNALLER_TAG_LEN)
+#define NGX_HTTP_SIGNALLER_LINK_MAX                                         \
+    (NGX_HTTP_SIGNALLER_REPORTS * NGX_HTTP_SIGNALLER_RECORD_LEN)
 
 #define NGX_HTTP_SIGNALLER_UPGRADE_REQUIRED  426
 
@@ -424,6 +430,9 @@ typedef struct {
     ngx_queue_t                      out;      /* messages not sent yet */
     ngx_rbtree_t                     reports;  /* handoffs, by tag */
     ngx_rbtree_node_t                sentinel;
+    u_char                          *batch;    /* reports not sent yet */
+    size_t                           batched;
+    ngx_event_t                      flush;    /* sends them */
     unsigned                         to:1;     /* we connected */
 } ngx_http_signaller_link_t;
 
@@ -717,7 +726,8 @@ ngx_int_t ngx_http_signaller_link_send(ngx_http_signaller_link_t *link,
     u_char *buf, size_t len, ngx_socket_t fd,
     ngx_http_signaller_handoff_t *h);
 void ngx_http_signaller_link_unqueue(ngx_http_signaller_handoff_t *h);
-void ngx_http_signaller_link_report(ngx_http_signaller_session_t *s);
+void ngx_http_signaller_link_report(ngx_uint_t serial, uint64_t tag,
+    ngx_http_signaller_figures_t *f);
 
 
 /* ngx_http_signaller_splice.c */

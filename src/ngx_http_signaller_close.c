@@ -319,7 +319,8 @@ ngx_http_signaller_detach(ngx_http_signaller_session_t *s)
     ngx_http_signaller_log_end(s);
 
     if (s->link) {
-        ngx_http_signaller_link_report(s);
+        ngx_http_signaller_link_report(s->link, s->tag, &s->figures);
+        s->link = 0;
     }
 
     if (!s->refusal) {

@@ -330,11 +330,11 @@ static void
 ngx_http_signaller_handoff_refuse(ngx_http_signaller_link_t *link,
     ngx_socket_t fd, ngx_uint_t flags, uint64_t tag)
 {
-    u_char                        buf[NGX_HTTP_SIGNALLER_LINK_MAX], *p;
+    u_char                        frame[32], *p;
     ngx_http_signaller_figures_t  f;
 
-    p = ngx_http_signaller_close_frame(buf, NGX_HTTP_SIGNALLER_PEER_GONE);
-    (void) send(fd, buf, p - buf, MSG_NOSIGNAL);
+    p = ngx_http_signaller_close_frame(frame, NGX_HTTP_SIGNALLER_PEER_GONE);
+    (void) send(fd, frame, p - frame, MSG_NOSIGNAL);
     (void) close(fd);
 
     if (!(flags & NGX_HTTP_SIGNALLER_REPORT)) {
@@ -344,9 +344,5 @@ ngx_http_signaller_handoff_refuse(ngx_http_signaller_link_t *link,
     ngx_memzero(&f, sizeof(ngx_http_signaller_figures_t));
     f.close_code = NGX_HTTP_SIGNALLER_PEER_GONE;
 
-    p = ngx_http_signaller_report_write(buf, &f);
-    p = ngx_http_signaller_tag_write(p, tag);
-
-    (void) ngx_http_signaller_link_send(link, buf, p - buf,
-                                        (ngx_socket_t) -1, NULL);
+    ngx_http_signaller_link_report(link->serial, tag, &f);
 }

@@ -11,8 +11,10 @@
  * vouches for the other end once, when the link is made (SO_PEERCRED, as
  * for a relay stream), so that a handoff costs one message each way, not
  * a connection.  C sends handoffs with the client's socket attached and
- * reads reports; L reads handoffs and sends reports (handoff_*.c).  A
- * message is taken whole or not at all; the ones the kernel cannot take
+ * reads reports; L reads handoffs and sends reports (handoff_*.c), in
+ * batches: a report only writes the connector's access log line, and
+ * waking C for each would cost a pairing a fifth more.  A message is
+ * taken whole or not at all; the ones the kernel cannot take
  * yet wait in order in "out".  A link that breaks or says anything out of
  * turn is closed: C tells 4003 to the clients whose socket had not gone
  * yet and logs the others with what it knows; L keeps its sessions and
@@ -28,7 +30,7 @@ typedef struct {
     ngx_http_signaller_handoff_t    *handoff;   /* NULL: a report */
     ngx_socket_t                     fd;        /* attached, or -1 */
     size_t                           len;
-    u_char                           buf[NGX_HTTP_SIGNALLER_LINK_MAX];
+    u_char                           buf[1];    /* len bytes */
 } ngx_http_signaller_link_msg_t;
 
 
@@ -40,6 +42,7 @@ static ngx_int_t ngx_http_signaller_link_message(
     ngx_http_signaller_link_t *link, u_char *buf, ssize_t n,
     ngx_socket_t fd);
 static void ngx_http_signaller_link_write(ngx_event_t *ev);
+static void ngx_http_signaller_link_flush(ngx_event_t *ev);
 static void ngx_http_signaller_link_close(ngx_http_signaller_link_t *link);
 
 
@@ -116,7 +119,8 @@ ngx_http_signaller_link_init(ngx_cycle_t *cycle)
 void
 ngx_http_signaller_link_exit(void)
 {
-    ngx_queue_t  *q;
+    ngx_queue_t                *q;
+    ngx_http_signaller_link_t  *link;
 
     if (ngx_http_signaller_link_listener) {
         ngx_close_connection(ngx_http_signaller_link_listener);
@@ -129,8 +133,12 @@ ngx_http_signaller_link_exit(void)
 
     while (!ngx_queue_empty(&ngx_http_signaller_links)) {
         q = ngx_queue_head(&ngx_http_signaller_links);
-        ngx_http_signaller_link_close(
-                     ngx_queue_data(q, ngx_http_signaller_link_t, queue));
+        link = ngx_queue_data(q, ngx_http_signaller_link_t, queue);
+
+        /* the last reports, of the sessions that ended at exit too */
+
+        ngx_http_signaller_link_flush(&link->flush);
+        ngx_http_signaller_link_close(link);
     }
 }
 
@@ -242,6 +250,13 @@ ngx_http_signaller_link_open(ngx_socket_t fd, ngx_log_t *log)
     link->connection = c;
     link->serial = ++ngx_http_signaller_link_serial;
 
+    /* pending reports do not keep a worker that shuts down: exit sends them */
+
+    link->flush.handler = ngx_http_signaller_link_flush;
+    link->flush.data = c;
+    link->flush.log = ngx_cycle->log;
+    link->flush.cancelable = 1;
+
     ngx_queue_init(&link->out);
     ngx_rbtree_init(&link->reports, &link->sentinel, ngx_rbtree_insert_value);
     ngx_queue_insert_tail(&ngx_http_signaller_links, &link->queue);
@@ -336,20 +351,28 @@ static ngx_int_t
 ngx_http_signaller_link_message(ngx_http_signaller_link_t *link, u_char *buf,
     ssize_t n, ngx_socket_t fd)
 {
+    u_char                        *p;
     uint64_t                       tag;
     ngx_http_signaller_figures_t   f;
     ngx_http_signaller_preamble_t  pre;
 
     if (link->to) {
         if (fd != (ngx_socket_t) -1
-            || n != NGX_HTTP_SIGNALLER_REPORT_LEN + NGX_HTTP_SIGNALLER_TAG_LEN
-            || ngx_http_signaller_report_parse(buf, &f) != NGX_OK)
+            || n % NGX_HTTP_SIGNALLER_RECORD_LEN != 0)
         {
             goto invalid;
         }
 
-        tag = ngx_http_signaller_tag_parse(buf + NGX_HTTP_SIGNALLER_REPORT_LEN);
-        ngx_http_signaller_handoff_reported(link, tag, &f);
+        for (p = buf; p < buf + n; p += NGX_HTTP_SIGNALLER_RECORD_LEN) {
+
+            if (ngx_http_signaller_report_parse(p, &f) != NGX_OK) {
+                goto invalid;
+            }
+
+            tag = ngx_http_signaller_tag_parse(p
+                                               + NGX_HTTP_SIGNALLER_REPORT_LEN);
+            ngx_http_signaller_handoff_reported(link, tag, &f);
+        }
 
         return NGX_OK;
     }
@@ -406,13 +429,13 @@ ngx_http_signaller_link_send(ngx_http_signaller_link_t *link, u_char *buf,
         }
     }
 
-    /* no message is longer: a handoff's preamble and tag at most */
+    /* no message is longer: a batch of reports at most */
 
     if (len > NGX_HTTP_SIGNALLER_LINK_MAX) {
         return NGX_ERROR;
     }
 
-    m = ngx_alloc(sizeof(ngx_http_signaller_link_msg_t), c->log);
+    m = ngx_alloc(offsetof(ngx_http_signaller_link_msg_t, buf) + len, c->log);
     if (m == NULL) {
         return NGX_ERROR;
     }
@@ -496,12 +519,16 @@ ngx_http_signaller_link_unqueue(ngx_http_signaller_handoff_t *h)
 }
 
 
-/* L: a handed-over session has ended; its worker logs it from this */
+/*
+ * L: a handed-over session has ended; its worker logs it from these
+ * figures, which go on the link "serial" with the next batch.
+ */
 
 void
-ngx_http_signaller_link_report(ngx_http_signaller_session_t *s)
+ngx_http_signaller_link_report(ngx_uint_t serial, uint64_t tag,
+    ngx_http_signaller_figures_t *f)
 {
-    u_char                     *p, buf[NGX_HTTP_SIGNALLER_LINK_MAX];
+    u_char                     *p;
     ngx_queue_t                *q;
     ngx_http_signaller_link_t  *link;
 
@@ -511,17 +538,60 @@ ngx_http_signaller_link_report(ngx_http_signaller_session_t *s)
     {
         link = ngx_queue_data(q, ngx_http_signaller_link_t, queue);
 
-        if (link->serial == s->link) {
-            p = ngx_http_signaller_report_write(buf, &s->figures);
-            p = ngx_http_signaller_tag_write(p, s->tag);
-
-            (void) ngx_http_signaller_link_send(link, buf, p - buf,
-                                                (ngx_socket_t) -1, NULL);
+        if (link->serial == serial) {
             break;
         }
     }
 
-    s->link = 0;
+    if (q == ngx_queue_sentinel(&ngx_http_signaller_links)) {
+        /* the connector's worker has gone */
+        return;
+    }
+
+    if (link->batch == NULL) {
+        link->batch = ngx_alloc(NGX_HTTP_SIGNALLER_LINK_MAX,
+                                link->connection->log);
+        if (link->batch == NULL) {
+            return;
+        }
+    }
+
+    /* the batch is sent when full: there is always room for one more */
+
+    p = ngx_http_signaller_report_write(link->batch + link->batched, f);
+    (void) ngx_http_signaller_tag_write(p, tag);
+
+    link->batched += NGX_HTTP_SIGNALLER_RECORD_LEN;
+
+    if (link->batched == NGX_HTTP_SIGNALLER_LINK_MAX) {
+        ngx_http_signaller_link_flush(&link->flush);
+        return;
+    }
+
+    if (!link->flush.timer_set) {
+        ngx_add_timer(&link->flush, NGX_HTTP_SIGNALLER_REPORTS_DELAY);
+    }
+}
+
+
+static void
+ngx_http_signaller_link_flush(ngx_event_t *ev)
+{
+    ngx_connection_t           *c;
+    ngx_http_signaller_link_t  *link;
+
+    c = ev->data;
+    link = c->data;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+
+    if (link->batched) {
+        (void) ngx_http_signaller_link_send(link, link->batch, link->batched,
+                                            (ngx_socket_t) -1, NULL);
+        link->batched = 0;
+    }
 }
 
 
@@ -556,6 +626,14 @@ ngx_http_signaller_link_close(ngx_http_signaller_link_t *link)
     while (link->reports.root != link->reports.sentinel) {
         h = (ngx_http_signaller_handoff_t *) link->reports.root;
         ngx_http_signaller_handoff_reported(link, h->node.key, NULL);
+    }
+
+    if (link->flush.timer_set) {
+        ngx_del_timer(&link->flush);
+    }
+
+    if (link->batch) {
+        ngx_free(link->batch);
     }
 
     ngx_close_connection(link->connection);

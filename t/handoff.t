@@ -377,6 +377,24 @@ sub relays {
     }
     ok(!@$bad, scalar(@$l) . ' handoffs while L is stopped: all paired')
         or diag(join "\n", @$bad[0 .. ($#$bad < 9 ? $#$bad : 9)]);
+    $_->send_close(1000) for @$c;
+    # L reports the ends in batches; C writes each connector's line from
+    # its report: the code and the message the connector got
+    my %want = map { $_ => 1 } @$h;
+    my $until = time + scaled(3);
+    my %got;
+    while (1) {
+        %got = map { my @e = split /\|/; $e[1] eq 'connect'
+                         && $want{$e[2]} ? ($e[2] => "$e[4] $e[6]") : () }
+            split /\n/, $t->read_file('sig.log');
+        last if keys %got == @$h || time > $until;
+        sleep 0.05;
+    }
+    my @off = grep { ($got{$_} // 'none') ne '1000 1' } @$h;
+    ok(!@off, scalar(keys %got) . ' connectors logged from their reports, '
+        . 'each with 1000 and one message out') or diag(join "\n",
+        map { "$_: " . ($got{$_} // 'no line') } @off[0 .. ($#off < 9
+        ? $#off : 9)]);
     $_->close for @$l, @$c;
 }
 
