@@ -7,7 +7,8 @@
 /*
  * libFuzzer target: ngx_http_signaller_report_parse() and
  * ngx_http_signaller_report_write(), the figures the listener's worker
- * sends back over the Unix stream when a handed-over session ends:
+ * sends back on a link when a handed-over session ends (each followed by
+ * its 8-byte tag, up to 64 to a message):
  *
  *     'r'  close code (2)  messages in, messages out, bytes in, bytes out
  *                          (8 bytes each)
@@ -16,8 +17,8 @@
  *
  * report_parse() takes no length: it reads exactly
  * NGX_HTTP_SIGNALLER_REPORT_LEN bytes, which its caller has received in
- * full before calling it (the connector's worker reads into a buffer of
- * that size until it is full).  So the harness gives it exactly that many
+ * full before calling it (the connector's worker takes a message of
+ * whole records only).  So the harness gives it exactly that many
  * bytes, on an exact heap copy, so that a read past them is caught;
  * shorter inputs are not run, and the bytes after the first 35 are the
  * figures for the write test below.
