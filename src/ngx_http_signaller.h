@@ -49,9 +49,8 @@
     (NGX_HTTP_SIGNALLER_PREAMBLE_MAX + NGX_HTTP_SIGNALLER_TAG_LEN)
 /* 'r', the close code (2 bytes), messages in and out, bytes in and out */
 #define NGX_HTTP_SIGNALLER_REPORT_LEN      (1 + 2 + 4 * 8)
-/* reports go back in batches: up to 64 in one message, 100 ms late */
+/* reports go back in batches: up to 64 in one message */
 #define NGX_HTTP_SIGNALLER_REPORTS         64
-#define NGX_HTTP_SIGNALLER_REPORTS_DELAY   100
 #define NGX_HTTP_SIGNALLER_RECORD_LEN                                       \
     (NGX_HTTP_SIGNALLER_REPORT_LEN + NGX_HTTP_SIGNALLER_TAG_LEN)
 #define NGX_HTTP_SIGNALLER_LINK_MAX                                         \

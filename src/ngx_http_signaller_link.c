@@ -11,10 +11,9 @@
  * vouches for the other end once, when the link is made (SO_PEERCRED, as
  * for a relay stream), so that a handoff costs one message each way, not
  * a connection.  C sends handoffs with the client's socket attached and
- * reads reports; L reads handoffs and sends reports (handoff_*.c), in
- * batches: a report only writes the connector's access log line, and
- * waking C for each would cost a pairing a fifth more.  A message is
- * taken whole or not at all; the ones the kernel cannot take
+ * reads reports; L reads handoffs and sends reports (handoff_*.c), those
+ * of one round of the event loop in one message: C need not be woken for
+ * each.  A message is taken whole or not at all; the ones the kernel cannot take
  * yet wait in order in "out".  A link that breaks or says anything out of
  * turn is closed: C tells 4003 to the clients whose socket had not gone
  * yet and logs the others with what it knows; L keeps its sessions and
@@ -250,12 +249,9 @@ ngx_http_signaller_link_open(ngx_socket_t fd, ngx_log_t *log)
     link->connection = c;
     link->serial = ++ngx_http_signaller_link_serial;
 
-    /* pending reports do not keep a worker that shuts down: exit sends them */
-
     link->flush.handler = ngx_http_signaller_link_flush;
     link->flush.data = c;
     link->flush.log = ngx_cycle->log;
-    link->flush.cancelable = 1;
 
     ngx_queue_init(&link->out);
     ngx_rbtree_init(&link->reports, &link->sentinel, ngx_rbtree_insert_value);
@@ -568,8 +564,10 @@ ngx_http_signaller_link_report(ngx_uint_t serial, uint64_t tag,
         return;
     }
 
-    if (!link->flush.timer_set) {
-        ngx_add_timer(&link->flush, NGX_HTTP_SIGNALLER_REPORTS_DELAY);
+    /* sent once this round of the event loop has ended its sessions */
+
+    if (!link->flush.posted) {
+        ngx_post_event(&link->flush, &ngx_posted_events);
     }
 }
 
@@ -583,8 +581,8 @@ ngx_http_signaller_link_flush(ngx_event_t *ev)
     c = ev->data;
     link = c->data;
 
-    if (ev->timer_set) {
-        ngx_del_timer(ev);
+    if (ev->posted) {
+        ngx_delete_posted_event(ev);
     }
 
     if (link->batched) {
@@ -628,8 +626,8 @@ ngx_http_signaller_link_close(ngx_http_signaller_link_t *link)
         ngx_http_signaller_handoff_reported(link, h->node.key, NULL);
     }
 
-    if (link->flush.timer_set) {
-        ngx_del_timer(&link->flush);
+    if (link->flush.posted) {
+        ngx_delete_posted_event(&link->flush);
     }
 
     if (link->batch) {
