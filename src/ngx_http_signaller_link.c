@@ -13,11 +13,11 @@
  * a connection.  C sends handoffs with the client's socket attached and
  * reads reports; L reads handoffs and sends reports (handoff_*.c), those
  * of one round of the event loop in one message: C need not be woken for
- * each.  A message is taken whole or not at all; the ones the kernel cannot take
- * yet wait in order in "out".  A link that breaks or says anything out of
- * turn is closed: C tells 4003 to the clients whose socket had not gone
- * yet and logs the others with what it knows; L keeps its sessions and
- * drops their reports.
+ * each.  A message is taken whole or not at all; the ones the kernel
+ * cannot take yet wait in order in "out".  A link that breaks or says
+ * anything out of turn is closed: C tells 4003 to the clients whose
+ * socket had not gone yet and logs the others with what it knows; L
+ * keeps its sessions and drops their reports.
  */
 
 
