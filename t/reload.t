@@ -111,6 +111,10 @@ for my $side ('listener', 'connector') {
     my ($dead, $live) = $side eq 'listener' ? ($l, $c) : ($c, $l);
     isnt($l->pid, $c->pid, "handed over: pipe crosses workers ($side side "
         . 'dies)');
+    # a message relayed shows the socket is in the listener's worker: the
+    # 101 goes out a moment before the socket does
+    $l->send_text('first');
+    msg_is($c, OP_TEXT, 'first', "handed over: relays before the kill");
     kill 'KILL', $dead->pid;
     if ($side eq 'listener') {
         my $m = $c->read_message(3);
