@@ -145,17 +145,17 @@ ngx_http_signaller_link_exit(void)
 /*
  * C: the link to the worker "w", made now if there is none.  NULL, and
  * "rc" NGX_DECLINED if the worker is gone, NGX_ERROR if it cannot be
- * reached now.  A link whose other end has closed, which its read event
- * has not told yet, is closed first: a worker that has just died is
- * found gone before its listener's connector is sent a 101.
+ * reached now.  A link is not probed before it is used: its read event
+ * closes it when the other worker dies, and that event comes before the
+ * request of any connector that arrives after the death.  One already
+ * read when the worker died gets its 101, then 4003 from
+ * handoff_failed().
  */
 
 ngx_http_signaller_link_t *
 ngx_http_signaller_link_get(ngx_http_signaller_ident_t *w, ngx_log_t *log,
     ngx_int_t *rc)
 {
-    u_char                      byte;
-    ssize_t                     n;
     ngx_queue_t                *q;
     ngx_socket_t                fd;
     ngx_http_signaller_link_t  *link;
@@ -171,14 +171,7 @@ ngx_http_signaller_link_get(ngx_http_signaller_ident_t *w, ngx_log_t *log,
             && ngx_memcmp(&link->worker.name, &w->name,
                           sizeof(ngx_http_signaller_id_t)) == 0)
         {
-            n = recv(link->connection->fd, &byte, 1, MSG_PEEK|MSG_DONTWAIT);
-
-            if (n > 0 || (n == -1 && ngx_socket_errno == NGX_EAGAIN)) {
-                return link;
-            }
-
-            ngx_http_signaller_link_close(link);
-            break;
+            return link;
         }
     }
 
