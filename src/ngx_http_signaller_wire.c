@@ -24,7 +24,7 @@
  * in network order.  The peer is another worker of this nginx, proven by
  * its credentials before a byte is read, but its bytes are still parsed
  * as strictly as a client's, and a descriptor it sends is checked to be a
- * connected stream socket before it is used.
+ * stream socket before it is used.
  */
 
 
@@ -211,8 +211,7 @@ ngx_http_signaller_wire_send(ngx_socket_t fd, u_char *buf, size_t len,
  * One message from a link, into "buf" of "size" bytes: its length, 0 if
  * the other worker has closed the link, NGX_AGAIN, NGX_ERROR, or
  * NGX_DECLINED for a message cut short, more than one descriptor, or one
- * that is not a connected stream socket (any descriptor that came is
- * closed then).
+ * that is not a stream socket (any descriptor that came is closed then).
  * "*client" is the socket that came with it, or -1.
  */
 
@@ -220,7 +219,7 @@ ssize_t
 ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf, size_t size,
     ngx_socket_t *client)
 {
-    int               type, listening, got;
+    int               type, got;
     ssize_t           n;
     socklen_t         len;
     ngx_uint_t        i, fds;
@@ -282,19 +281,16 @@ ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf, size_t size,
         return n;
     }
 
+    /*
+     * The link is proven to come from a worker of this nginx, so this
+     * guards against a mistake, not an outsider, and costs one system
+     * call: a listening socket would only fail its first read.
+     */
+
     len = sizeof(int);
 
     if (getsockopt(*client, SOL_SOCKET, SO_TYPE, &type, &len) == -1
         || type != SOCK_STREAM)
-    {
-        goto failed;
-    }
-
-    len = sizeof(int);
-
-    if (getsockopt(*client, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len)
-        == -1
-        || listening)
     {
         goto failed;
     }
