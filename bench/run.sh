@@ -1,12 +1,18 @@
 #!/bin/bash
 # Benchmarks the signaller module side by side with the floor relay.
 #
-#   bench/run.sh [--quick] [--callgrind] [--setups "floor w1 w2 front peerjs nchan"]
+#   bench/run.sh [--quick] [--callgrind]
+#                [--setups "floor w1 w2 w2l w1d w2d front peerjs nchan"]
 #
 # Setups, run one after the other with the same generator and scenarios:
 #   floor  bench/floor: accepts, pairs and copies bytes, nothing more
 #   w1     nginx + module, worker_processes 1
 #   w2     nginx + module, worker_processes 2, every pair crossing workers
+#   w2l    as w2, but each pair's two peers steered to one worker: pairing
+#          only, to tell what two workers on one CPU cost from what
+#          crossing costs
+#   w1d, w2d  as w1 and w2, listening with `deferred` (TCP_DEFER_ACCEPT,
+#          as conf.example): pairing only
 #   front  a plain nginx front (conf.example.cluster's proxy settings)
 #          before a node like w1 of its own: the relay at window 1 and
 #          pairing only, to price the extra hop against w1; its server CPU
@@ -66,14 +72,15 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 
 quick=0
 callgrind=0
-setups="floor w1 w2 front peerjs nchan"
+setups="floor w1 w2 w2l w1d w2d front peerjs nchan"
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 PEERS=$BENCH/peers
-# scenarios (labels) the front takes part in
-front_labels="msg pair"
-# and the peers (window 1, window W, pairing; and idle); --quick runs them
-# at window 1 only with the most pairs
-peer_labels="msg msgwin pair"
+# the scenarios (labels) a setup takes part in, if not all: the front's,
+# the peers' (window 1, window W, pairing; and idle: --quick runs them at
+# window 1 only with the most pairs), and the pairing variants'
+declare -A labels_of=([front]="msg pair" [peerjs]="msg msgwin pair"
+                      [nchan]="msg msgwin pair" [w2l]=pair [w1d]=pair
+                      [w2d]=pair)
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -145,7 +152,7 @@ children() {
     done
 }
 
-nginx_conf() {    # workers port [extra main-context lines] [name]
+nginx_conf() {    # workers port [extra main-context lines] [name] [listen options]
     local w=$1 port=$2 prefix=$tmp/nginx-${4:-$1} mask aff i
     mkdir -p "$prefix/logs"
     mask=1$(for i in $(seq "$SERVER_CPU"); do printf 0; done)
@@ -171,7 +178,7 @@ http {
     signaller_listen_timeout 1h;
     ${BENCH_DIRECTIVES:-}
     server {
-        listen 127.0.0.1:$port reuseport backlog=4096;
+        listen 127.0.0.1:$port reuseport backlog=4096 ${5:-};
         location / {
             signaller on;
         }
@@ -427,6 +434,7 @@ crossing_report() {    # access log
 # hits all setups alike; the run with the median CPU per operation is kept
 
 declare -A port_of pids_of x_of proto_of server_of
+declare -A w2_port=([w2]=18082 [w2l]=18093 [w2d]=18094)
 all_servers=()
 active=
 
@@ -435,10 +443,19 @@ for setup in $setups; do
     floor) start_floor 18090 1; port_of[$setup]=18090 ;;
     w1)    start_nginx 1 18081 || { notes+=("w1: nginx did not start"); continue; }
            port_of[$setup]=18081 ;;
-    w2)    start_nginx 2 18082 || { notes+=("w2: nginx did not start"); continue; }
-           port_of[$setup]=18082
-           "$BENCH/sigbench" steer -p 18082 >&2 || notes+=("w2: steering failed")
-           x_of[$setup]=-x ;;
+    w2|w2l|w2d)
+           port=${w2_port[$setup]}
+           start_nginx 2 $port "" "${setup#w}" \
+                       "$([ $setup = w2d ] && echo deferred)" \
+               || { notes+=("$setup: nginx did not start"); continue; }
+           port_of[$setup]=$port
+           "$BENCH/sigbench" steer -p $port >&2 \
+               || notes+=("$setup: steering failed")
+           # without -x, a pair's two peers come from one address
+           [ $setup = w2l ] || x_of[$setup]=-x ;;
+    w1d)   start_nginx 1 18089 "" 1d deferred \
+               || { notes+=("w1d: nginx did not start"); continue; }
+           port_of[$setup]=18089 ;;
     front) start_front 18085 18084 || { notes+=("front: nginx did not start"); continue; }
            port_of[$setup]=18085 ;;
     peerjs|nchan)
@@ -461,11 +478,10 @@ each() {    # label sigbench-args...: every setup, REPS times
     local r s
     for r in $(seq "$REPS"); do
         for s in $active; do
-            if [ "$s" = front ]; then
-                case " $front_labels " in *" $1 "*) ;; *) continue ;; esac
+            if [ -n "${labels_of[$s]:-}" ]; then
+                case " ${labels_of[$s]} " in *" $1 "*) ;; *) continue ;; esac
             fi
             if [ "$s" = peerjs ] || [ "$s" = nchan ]; then
-                case " $peer_labels " in *" $1 "*) ;; *) continue ;; esac
                 if [ "$1" = msg ]; then
                     case " $PEER_MSG_PAIRS " in *" $n "*) ;; *) continue ;; esac
                 fi
@@ -485,6 +501,35 @@ echo "== msg, open loop" >&2
 each open msg -n "$OPEN_PAIRS" -r "$OPEN_RATE" -d "$DUR" -w "$WARM"
 echo "== pair" >&2
 each pair pair -n "$PAIR_CONC" -d "$DUR" -w "$WARM"
+
+# System calls per pairing, counted by the kernel (perf's raw_syscalls
+# tracepoint on the server's processes, over a run of its own): on a
+# virtual machine a system call is much of what a pairing costs, and the
+# count does not move with the machine's load as CPU time does.
+
+if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
+    echo "== system calls per pairing" >&2
+    for s in $active; do
+        case $s in w1|w2|w2l|w1d|w2d) ;; *) continue ;; esac
+        perf stat -x, -e raw_syscalls:sys_enter -p "${pids_of[$s]}" \
+            -o "$tmp/perf.$s" &
+        perf_pid=$!
+        sleep 0.5
+        ops=$(taskset -c "$CLIENT_CPU" "$BENCH/sigbench" pair \
+                  -n "$PAIR_CONC" -d "$DUR" -w 0 -p "${port_of[$s]}" \
+                  ${x_of[$s]:-} 2>/dev/null \
+              | sed -n 's/^RESULT.* ops=\([0-9]*\) .*/\1/p')
+        kill -INT "$perf_pid"
+        wait "$perf_pid"
+        calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' \
+                    "$tmp/perf.$s")
+        [ -n "$ops" ] && [ -n "$calls" ] \
+            && echo "RESULT setup=$s label=syscalls mode=syscalls" \
+                    "calls=$calls pairs=$ops" >> "$raw"
+    done
+else
+    notes+=("no perf (Debian's linux-perf) or no tracepoints: no system call counts")
+fi
 
 # A server that has run the scenarios above keeps the pages they touched:
 # malloc's free chunks, which it does not give back.  Listeners that reuse
@@ -542,7 +587,9 @@ for s in $active; do
         continue
     fi
     log=$tmp/nginx-${s#w}/logs
-    [ "$s" = w2 ] && notes+=("w2: $(crossing_report "$log/access.log")")
+    case $s in
+    w2*) notes+=("$s: $(crossing_report "$log/access.log")") ;;
+    esac
     for l in "$log" $([ "$s" = front ] && echo "$tmp/nginx-fnode/logs"); do
         grep -E '\[(alert|crit|emerg|error)\]' "$l/error.log" \
             | head -3 | sed "s/^/$s error.log: /" >> "$tmp/errors"
@@ -633,7 +680,7 @@ function kv(s,   i, a, n) {
 /^RESULT/ {
     kv($0)
     s = f["setup"]
-    if (f["label"] == "callgrind") next
+    if (f["label"] == "callgrind" || f["mode"] == "syscalls") next
     if (f["mode"] == "callgrind") { ir[s] = f["ir"] / f["msgs"]; next }
     if (f["mode"] == "cgpair") { pir[s] = f["ir"] / f["pairs"]; next }
     if (f["mode"] == "idle") {
@@ -712,8 +759,13 @@ function verdict(ok) { return ok ? "met" : "NOT met" }
     if (f["label"] == "idle") { pss[s] = f["pss_per_conn_b"]; ierr[s] = f["errors"]; in_[s] = f["n"]; iest[s] = f["established"] }
     if (f["mode"] == "callgrind") ir[s] = f["ir"] / f["msgs"]
     if (f["mode"] == "cgpair") pir[s] = f["ir"] / f["pairs"]
+    if (f["mode"] == "syscalls" && f["pairs"] > 0) {
+        sc = sc sprintf("%s%s %.1f", sc == "" ? "" : ", ", s, f["calls"] / f["pairs"])
+    }
 }
 END {
+    if (sc != "")
+        printf "- system calls per pairing (counted by the kernel): %s\n", sc
     if (w1cpu["floor"] > 0 && w1cpu["w1"] > 0)
         printf "- same worker, 64 B, %d pairs, window 1: %.2f x floor (target <= 1.5): %s\n", maxn["w1"], w1cpu["w1"] / w1cpu["floor"], verdict(w1cpu["w1"] / w1cpu["floor"] <= 1.5)
     if (win_cpu["floor"] > 0 && win_cpu["w1"] > 0)
@@ -734,6 +786,10 @@ END {
         printf "- issue 14: crossing workers, window 1: %.2f x same worker (target <= 1.15): %s\n", w1cpu["w2"] / w1cpu["w1"], verdict(w1cpu["w2"] / w1cpu["w1"] <= 1.15)
     if (pair_cpu["w1"] > 0 && pair_cpu["w2"] > 0)
         printf "- issue 14: crossing workers, per pairing: %.2f x same worker (target <= 1.15): %s\n", pair_cpu["w2"] / pair_cpu["w1"], verdict(pair_cpu["w2"] / pair_cpu["w1"] <= 1.15)
+    if (pair_cpu["w1d"] > 0 && pair_cpu["w2d"] > 0)
+        printf "- issue 14: crossing workers, per pairing, both listening deferred: %.2f x same worker (target <= 1.15): %s\n", pair_cpu["w2d"] / pair_cpu["w1d"], verdict(pair_cpu["w2d"] / pair_cpu["w1d"] <= 1.15)
+    if (pair_cpu["w1"] > 0 && pair_cpu["w2l"] > 0 && pair_cpu["w2"] > 0)
+        printf "- per pairing, two workers on one CPU with each pair in one worker: %.2f x one worker; crossing on top of that: %.2f x\n", pair_cpu["w2l"] / pair_cpu["w1"], pair_cpu["w2"] / pair_cpu["w2l"]
     if (pair_cpu["floor"] > 0 && pair_cpu["w1"] > 0)
         printf "- issue 14: pairing, 1 worker: %.2f x floor (target <= 1.1): %s\n", pair_cpu["w1"] / pair_cpu["floor"], verdict(pair_cpu["w1"] / pair_cpu["floor"] <= 1.1)
     # the 824 B the issue quotes was measured on a server that had run the
@@ -930,6 +986,9 @@ report=$RESULTS/report-$stamp.md
     echo
     echo "Setups: **floor** (bench/floor.c, byte copy), **w1** (module, 1 worker),"
     echo "**w2** (module, 2 workers, every pair steered across workers),"
+    echo "**w2l** (as w2, each pair's two peers steered to one worker),"
+    echo "**w1d** and **w2d** (as w1 and w2, listening \`deferred\`; those three"
+    echo "run the pairing scenario only),"
     echo "**front** (a plain nginx front as in conf.example.cluster, 2 workers,"
     echo "before a node like w1: server CPU is the front's and the node's)."
     echo "The peers, what a user would pick instead, with the same generator:"
