@@ -26,7 +26,10 @@
 #    every pair works once the listener's worker runs; with the connector's
 #    worker killed meanwhile, the handoffs that reached the link pair, and
 #    the listeners of the others, taken by a dead worker, pair again;
-#  - signaller_status counts a handed-over pair as a crossing pipe.
+#  - signaller_status counts a handed-over pair as a crossing pipe;
+#  - listening deferred, a connector whose handshake is the first request
+#    on its connection is handed over before its worker ever watched its
+#    socket: such pairs relay, close and log as the others.
 
 use strict;
 use warnings;
@@ -55,6 +58,12 @@ server {
     location = /status { signaller_status; }
     location / { signaller on; }
     location /hs/ { signaller on; signaller_log_at handshake; }
+}
+server {
+    listen 127.0.0.1:%%PORT_2%% reuseport deferred;
+    access_log %%PREFIX%%/sig.log sig;
+    location = /_pid { return 200 "$pid"; }
+    location / { signaller on; }
 }
 server {
     listen 127.0.0.1:%%PORT_1%% ssl reuseport;
@@ -453,6 +462,39 @@ sub relays {
     sleep 0.05 while ($s = zone_status())->{crossing_pipes} && time < $until;
     is(($s->{crossing_pipes} // 'none') . ' ' . ($s->{pipes} // 'none'),
         '0 0', 'status: none after the end');
+}
+
+### listening deferred: a socket that was never in C's epoll ###
+# no probe: the kernel picks each connector's worker, so that its
+# handshake is the first request on its connection; 16 tries cross at
+# least once but for a chance of 2^-16
+{
+    my ($crossed, @bad);
+    for my $i (1 .. 16) {
+        my $h = $t->handle;
+        my $l = $t->ws("/listen/$h", port_n => 2, probe => 1);
+        my $c = $t->ws("/connect/$h", port_n => 2);
+        if (($l->status // 0) != 101 || ($c->status // 0) != 101) {
+            push @bad, "$i: statuses " . ($l->status // 'none') . ' '
+                . ($c->status // 'none');
+            next;
+        }
+        $c->send_text("ping $i");
+        my $m = $l->read_message;
+        $l->send_close(1000);
+        my $cl = $c->read_message;
+        $c->send_close(1000) if $cl && $cl->{opcode} == OP_CLOSE;
+        my $by = lines_for($h, 2);
+        my ($le, $ce) = @$by{qw(listen connect)};
+        my $got = join ' ', ($m ? $m->{payload} : 'none'),
+            ($cl && $cl->{opcode} == OP_CLOSE ? $cl->{code} : 'no close'),
+            ($ce ? "$ce->{status} $ce->{code} $ce->{in}" : 'no line');
+        push @bad, "$i: $got" if $got ne "ping $i 1000 101 1000 1";
+        $crossed++ if $le && $ce && $le->{pid} != $ce->{pid};
+        $_->close for $l, $c;
+    }
+    ok(!@bad, 'deferred: every pair relays, closes and logs') or diag(@bad);
+    ok($crossed, "deferred: pairs crossed workers (${\ ($crossed // 0)} of 16)");
 }
 
 $t->stop;
