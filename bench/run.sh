@@ -504,8 +504,10 @@ each pair pair -n "$PAIR_CONC" -d "$DUR" -w "$WARM"
 
 # System calls per pairing, counted by the kernel (perf's raw_syscalls
 # tracepoint on the server's processes, over a run of its own): on a
-# virtual machine a system call is much of what a pairing costs, and the
-# count does not move with the machine's load as CPU time does.
+# virtual machine a system call is much of what a pairing costs.  A count
+# does not scale with the machine's speed as CPU time does; with two
+# workers it still moves a little with how much each round of their
+# event loops gathers (reads that find nothing, reports sent together).
 
 if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
     echo "== system calls per pairing" >&2
