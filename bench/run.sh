@@ -152,7 +152,7 @@ children() {
     done
 }
 
-nginx_conf() {    # workers port [extra main-context lines] [name] [listen options]
+nginx_conf() {    # workers port [main-context lines] [name] [listen opts]
     local w=$1 port=$2 prefix=$tmp/nginx-${4:-$1} mask aff i
     mkdir -p "$prefix/logs"
     mask=1$(for i in $(seq "$SERVER_CPU"); do printf 0; done)
@@ -530,7 +530,8 @@ if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
                     "calls=$calls pairs=$ops" >> "$raw"
     done
 else
-    notes+=("no perf (Debian's linux-perf) or no tracepoints: no system call counts")
+    missing="no perf (Debian's linux-perf) or no tracepoints"
+    notes+=("$missing: no system call counts")
 fi
 
 # A server that has run the scenarios above keeps the pages they touched:
