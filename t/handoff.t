@@ -486,14 +486,23 @@ sub relays {
         $c->send_close(1000) if $cl && $cl->{opcode} == OP_CLOSE;
         my $by = lines_for($h, 2);
         my ($le, $ce) = @$by{qw(listen connect)};
-        my $got = join ' ', ($m ? $m->{payload} : 'none'),
-            ($cl && $cl->{opcode} == OP_CLOSE ? $cl->{code} : 'no close'),
-            ($ce ? "$ce->{status} $ce->{code} $ce->{in}" : 'no line');
-        push @bad, "$i: $got" if $got ne "ping $i 1000 101 1000 1";
+        my $got = join '|', ($m ? $m->{payload} : 'none'),
+            ($cl && $cl->{opcode} == OP_CLOSE
+                ? "$cl->{code} $cl->{reason}" : 'no close'),
+            ($ce ? "$ce->{status} $ce->{code} $ce->{in} $ce->{bytes_in}"
+                : 'no line'),
+            ($le ? "$le->{status} $le->{code} $le->{out}" : 'no line');
+        # the connector's bytes as the server reads them: "ping N" framed
+        # and masked (6 + 6 or 7), then its close 1000 (6 + 2)
+        my $bytes = 6 + length("ping $i") + 8;
+        push @bad, "$i: $got"
+            if $got ne "ping $i|1000 Normal Closure|101 1000 1 $bytes"
+                . "|101 1000 1";
         $crossed++ if $le && $ce && $le->{pid} != $ce->{pid};
         $_->close for $l, $c;
     }
-    ok(!@bad, 'deferred: every pair relays, closes and logs') or diag(@bad);
+    ok(!@bad, 'deferred: every pair relays, closes and logs')
+        or diag(join "\n", @bad);
     ok($crossed, "deferred: pairs crossed workers (${\ ($crossed // 0)} of 16)");
 }
 
