@@ -14,8 +14,11 @@
  * without a listener 404, anything else 404 or 400.
  *
  * One process, one epoll loop, level-triggered.  With -j N it forks N
- * independent processes on SO_REUSEPORT sockets: handles are then paired
- * only within a process, which is only good for holding idle listeners.
+ * processes on SO_REUSEPORT sockets.  Alone, they pair handles only within
+ * a process, which is only good for holding idle listeners.  With -x as
+ * well, a connector whose listener waits in another process is handed to
+ * that process, socket and all (floor_cross.c): the least that crossing
+ * workers the module's way can cost.
  */
 
 #include "floor.h"
@@ -36,7 +39,9 @@
 #include <sys/wait.h>
 
 
-static int      ep;
+int             ep;
+int             crossing;
+
 static conn_t  *table[HBUCKETS];
 static conn_t  *dead;
 static char     buf[65536];
@@ -52,7 +57,7 @@ on_term(int sig)
 }
 
 
-static unsigned
+unsigned
 hash(const char *s)
 {
     unsigned  h;
@@ -104,6 +109,7 @@ conn_free(conn_t *c)
         pp = lookup(c->handle);
         if (*pp == c) {
             *pp = c->next;
+            cross_withdraw(c->handle);
         }
     }
 
@@ -301,8 +307,35 @@ on_event(conn_t *c, uint32_t events)
 }
 
 
+/* a connection of this process, read when its request comes */
+
+conn_t *
+conn_new(int fd)
+{
+    conn_t              *c;
+    struct epoll_event   ev;
+
+    c = calloc(1, sizeof(conn_t));
+    if (c == NULL) {
+        close(fd);
+        return NULL;
+    }
+
+    c->fd = fd;
+    c->state = ST_REQ;
+
+    ev.events = EPOLLIN;
+    ev.data.ptr = c;
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+
+    return c;
+}
+
+
+/* me: this process's place among the -j processes, 0 if alone */
+
 static int
-run(int port)
+run(int port, int me)
 {
     int                  ls, fd, one, n, i;
     conn_t              *c;
@@ -331,10 +364,19 @@ run(int port)
     ev.data.ptr = NULL;
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
 
-    for ( ;; ) {
+    if (crossing) {
+        cross_start(me);
+    }
+
+    while (!term) {
         n = epoll_wait(ep, evs, 512, -1);
 
         for (i = 0; i < n; i++) {
+            if (evs[i].data.ptr == &cross_mailbox) {
+                cross_receive();
+                continue;
+            }
+
             if (evs[i].data.ptr != NULL) {
                 on_event(evs[i].data.ptr, evs[i].events);
                 continue;
@@ -348,18 +390,9 @@ run(int port)
 
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-                c = calloc(1, sizeof(conn_t));
-                if (c == NULL) {
-                    close(fd);
+                if (conn_new(fd) == NULL) {
                     break;
                 }
-
-                c->fd = fd;
-                c->state = ST_REQ;
-
-                ev.events = EPOLLIN;
-                ev.data.ptr = c;
-                epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
             }
         }
 
@@ -370,6 +403,12 @@ run(int port)
             free(c->req);
             free(c);
         }
+    }
+
+    /* shows that steering made the pairs cross, or kept them apart */
+    if (crossing) {
+        fprintf(stderr, "floor: process %d: %lu connectors handed over\n",
+                me, cross_handoffs());
     }
 
     return 0;
@@ -386,7 +425,7 @@ main(int argc, char **argv)
     port = 8090;
     procs = 1;
 
-    while ((opt = getopt(argc, argv, "p:j:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:j:x")) != -1) {
         switch (opt) {
         case 'p':
             port = atoi(optarg);
@@ -394,8 +433,11 @@ main(int argc, char **argv)
         case 'j':
             procs = atoi(optarg);
             break;
+        case 'x':
+            crossing = 1;
+            break;
         default:
-            fprintf(stderr, "usage: floor [-p port] [-j processes]\n");
+            fprintf(stderr, "usage: floor [-p port] [-j processes [-x]]\n");
             return 2;
         }
     }
@@ -408,27 +450,36 @@ main(int argc, char **argv)
     }
 
     if (procs <= 1) {
-        return run(port);
+        crossing = 0;
+        return run(port, 0);
     }
 
-    for (i = 0; i < procs && i < 64; i++) {
-        kids[i] = fork();
-        if (kids[i] == 0) {
-            return run(port);
-        }
+    procs = procs < 64 ? procs : 64;
+
+    if (crossing && cross_init(procs) == -1) {
+        return 1;
     }
 
-    /* the parent passes SIGTERM and SIGINT on to its processes */
+    /* without SA_RESTART, so that a signal ends the epoll_wait() */
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
+    for (i = 0; i < procs; i++) {
+        kids[i] = fork();
+        if (kids[i] == 0) {
+            return run(port, i);
+        }
+    }
+
+    /* the parent passes SIGTERM and SIGINT on to its processes */
+
     while (wait(NULL) > 0 || errno == EINTR) {
         if (term) {
             term = 0;
-            for (i = 0; i < procs && i < 64; i++) {
+            for (i = 0; i < procs; i++) {
                 kill(kids[i], SIGTERM);
             }
         }

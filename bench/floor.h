@@ -1,6 +1,7 @@
 /*
  * floor: what its files share.  floor.c runs the event loop and copies
- * bytes, floor_request.c answers the handshake and pairs.
+ * bytes, floor_request.c answers the handshake and pairs, floor_cross.c
+ * hands a connector to the process its listener waits in.
  */
 
 #ifndef FLOOR_H
@@ -33,11 +34,29 @@ struct conn_s {
 };
 
 
+extern int   ep;
+extern int   crossing;
+
+
 conn_t **lookup(const char *handle);
+unsigned hash(const char *s);
+conn_t *conn_new(int fd);
 void conn_close(conn_t *c);
 int relay_write(conn_t *c, const char *data, size_t len);
 
 void respond(conn_t *c, const char *status);
 void on_request(conn_t *c, char *end);
+void pair(conn_t *l, conn_t *c, const char *extra, size_t len);
+
+int cross_init(int procs);
+void cross_start(int me);
+int cross_publish(const char *handle);
+void cross_withdraw(const char *handle);
+int cross_owner(const char *handle);
+void cross_send(conn_t *c, int owner, const char *extra, size_t len);
+void cross_receive(void);
+unsigned long cross_handoffs(void);
+
+extern char  cross_mailbox;
 
 #endif /* FLOOR_H */

@@ -36,7 +36,7 @@ on_request(conn_t *c, char *end)
     unsigned char   digest[20];
     conn_t        **pp, *l;
     size_t          extra, len;
-    int             listen_, n;
+    int             listen_, n, owner;
 
     *end = '\0';
     extra = c->req_len - (end + 4 - c->req);
@@ -112,27 +112,15 @@ on_request(conn_t *c, char *end)
     base64(digest, 20, acc);
 
     pp = lookup(c->handle);
-
-    if (listen_ && *pp) {
-        respond(c, "409 Conflict");
-        return;
-    }
-
-    if (!listen_ && *pp == NULL) {
-        respond(c, "404 Not Found");
-        return;
-    }
-
-    n = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching Protocols\r\n"
-                 "Upgrade: websocket\r\nConnection: upgrade\r\n"
-                 "Sec-WebSocket-Accept: %s\r\n\r\n", acc);
-
-    if (write(c->fd, resp, n) != n) {
-        conn_close(c);
-        return;
-    }
+    owner = -1;
 
     if (listen_) {
+        /* taken here or, crossing, in another process */
+        if (*pp || cross_publish(c->handle) == -1) {
+            respond(c, "409 Conflict");
+            return;
+        }
+
         c->state = ST_WAIT;
         c->next = NULL;
         *pp = c;
@@ -147,12 +135,45 @@ on_request(conn_t *c, char *end)
             c->req_len = 0;
         }
 
+    } else if (*pp == NULL) {
+        owner = cross_owner(c->handle);
+        if (owner == -1) {
+            respond(c, "404 Not Found");
+            return;
+        }
+    }
+
+    n = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching Protocols\r\n"
+                 "Upgrade: websocket\r\nConnection: upgrade\r\n"
+                 "Sec-WebSocket-Accept: %s\r\n\r\n", acc);
+
+    if (write(c->fd, resp, n) != n) {
+        conn_close(c);
+        return;
+    }
+
+    if (listen_) {
+        return;
+    }
+
+    if (owner != -1) {
+        cross_send(c, owner, end + 4, extra);
         return;
     }
 
     l = *pp;
     *pp = l->next;
+    cross_withdraw(l->handle);
 
+    pair(l, c, end + 4, extra);
+}
+
+
+/* extra: what came after the connector's request, for the listener */
+
+void
+pair(conn_t *l, conn_t *c, const char *extra, size_t len)
+{
     l->state = ST_PIPE;
     c->state = ST_PIPE;
     l->peer = c;
@@ -165,8 +186,8 @@ on_request(conn_t *c, char *end)
         }
     }
 
-    if (extra) {
-        if (relay_write(l, end + 4, extra) == -1) {
+    if (len) {
+        if (relay_write(l, extra, len) == -1) {
             conn_close(c);
             return;
         }

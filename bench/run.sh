@@ -2,10 +2,16 @@
 # Benchmarks the signaller module side by side with the floor relay.
 #
 #   bench/run.sh [--quick] [--callgrind]
-#                [--setups "floor w1 w2 w2l w1d w2d front peerjs nchan"]
+#                [--setups "floor floorl floorx w1 w2 w2l w1d w2d front
+#                           peerjs nchan"]
 #
 # Setups, run one after the other with the same generator and scenarios:
 #   floor  bench/floor: accepts, pairs and copies bytes, nothing more
+#   floorl, floorx  the floor as 2 processes on one CPU, every pair kept in
+#          one process (floorl) or crossing (floorx: the connector's
+#          socket handed to the listener's process over a Unix socket, as
+#          the module does, and nothing more): pairing only, the least
+#          that two processes and the crossing cost on this machine
 #   w1     nginx + module, worker_processes 1
 #   w2     nginx + module, worker_processes 2, every pair crossing workers
 #   w2l    as w2, but each pair's two peers steered to one worker: pairing
@@ -72,7 +78,7 @@ CLIENT_CPU=${CLIENT_CPU:-0}
 
 quick=0
 callgrind=0
-setups="floor w1 w2 w2l w1d w2d front peerjs nchan"
+setups="floor floorl floorx w1 w2 w2l w1d w2d front peerjs nchan"
 NCHAN_MODULE=${NCHAN_MODULE:-/usr/lib/nginx/modules/ngx_nchan_module.so}
 PEERS=$BENCH/peers
 # the scenarios (labels) a setup takes part in, if not all: the front's,
@@ -80,7 +86,7 @@ PEERS=$BENCH/peers
 # window 1 only with the most pairs), and the pairing variants'
 declare -A labels_of=([front]="msg pair" [peerjs]="msg msgwin pair"
                       [nchan]="msg msgwin pair" [w2l]=pair [w1d]=pair
-                      [w2d]=pair)
+                      [w2d]=pair [floorl]=pair [floorx]=pair)
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -285,8 +291,12 @@ start_front() {    # port node-port; sets server_pid, pids (front and node)
     pids=$pids,$node_pids
 }
 
-start_floor() {    # port procs; sets server_pid, pids
-    taskset -c "$SERVER_CPU" "$BENCH/floor" -p "$1" -j "$2" &
+start_floor() {    # port procs [log: crossing, its count there]; sets ...
+    if [ -n "${3:-}" ]; then
+        taskset -c "$SERVER_CPU" "$BENCH/floor" -p "$1" -j "$2" -x 2>"$3" &
+    else
+        taskset -c "$SERVER_CPU" "$BENCH/floor" -p "$1" -j "$2" &
+    fi
     server_pid=$!
     all_servers+=("$server_pid")
     sleep 0.3
@@ -441,6 +451,13 @@ active=
 for setup in $setups; do
     case $setup in
     floor) start_floor 18090 1; port_of[$setup]=18090 ;;
+    floorl|floorx)
+           port=$([ $setup = floorl ] && echo 18095 || echo 18096)
+           start_floor $port 2 "$tmp/$setup.log"
+           port_of[$setup]=$port
+           "$BENCH/sigbench" steer -p $port >&2 \
+               || notes+=("$setup: steering failed")
+           [ $setup = floorl ] || x_of[$setup]=-x ;;
     w1)    start_nginx 1 18081 || { notes+=("w1: nginx did not start"); continue; }
            port_of[$setup]=18081 ;;
     w2|w2l|w2d)
@@ -512,7 +529,7 @@ each pair pair -n "$PAIR_CONC" -d "$DUR" -w "$WARM"
 if perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
     echo "== system calls per pairing" >&2
     for s in $active; do
-        case $s in w1|w2|w2l|w1d|w2d) ;; *) continue ;; esac
+        case $s in floor*|w1|w2|w2l|w1d|w2d) ;; *) continue ;; esac
         perf stat -x, -e raw_syscalls:sys_enter -p "${pids_of[$s]}" \
             -o "$tmp/perf.$s" &
         perf_pid=$!
@@ -583,7 +600,13 @@ done
 stop_servers
 
 for s in $active; do
-    [ "$s" = floor ] && continue
+    case $s in
+    floor) continue ;;
+    floorl|floorx)
+        # each process says how many connectors it handed over, at exit
+        notes+=("$s: $(awk '{ n += $4 } END { printf "%d connectors handed to the other process", n }' "$tmp/$s.log")")
+        continue ;;
+    esac
     if [ "$s" = peerjs ]; then
         grep -i 'error' "$tmp/peerjs.log" | head -3 \
             | sed "s/^/peerjs log: /" >> "$tmp/errors"
@@ -817,6 +840,9 @@ END {
         printf "- issue 14: crossing workers, per pairing, both listening deferred: %.2f x same worker (target <= 1.15): %s\n", r, verdict(r <= 1.15)
     if ((r = rr("pair", "w1", "w2l")) > 0)
         printf "- per pairing, two workers on one CPU with each pair in one worker: %.2f x one worker; crossing: %.2f x those two workers\n", r, rr("pair", "w2l", "w2")
+    # what no handoff can go under here: the floor, crossing its own way
+    if ((r = rr("pair", "floor", "floorx")) > 0)
+        printf "- the floor as two processes on one CPU, per pairing: crossing %.2f x one process (%s 1.15), each pair in one process %.2f x; crossing %.2f x those two processes\n", r, (r > 1.15 ? "over" : "within"), rr("pair", "floor", "floorl"), rr("pair", "floorl", "floorx")
     if ((r = rr("pair", "floor", "w1")) > 0)
         printf "- issue 14: pairing, 1 worker: %.2f x floor (target <= 1.1): %s\n", r, verdict(r <= 1.1)
     # the 824 B the issue quotes was measured on a server that had run the
