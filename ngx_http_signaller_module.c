@@ -302,7 +302,9 @@ ngx_http_signaller_handler(ngx_http_request_t *r)
         return ngx_http_signaller_refuse(r, NGX_HTTP_NOT_FOUND, &key);
     }
 
-    if (entry.worker.pid != ngx_pid) {
+    if (!ngx_http_signaller_ident_same(&entry.worker,
+                                       &ngx_http_signaller_self))
+    {
         return ngx_http_signaller_relay_connect(r, &entry, &handle, &key);
     }
 

@@ -380,6 +380,8 @@ ngx_int_t ngx_http_signaller_utf8(uint32_t *state, u_char *p, size_t len);
 
 ngx_int_t ngx_http_signaller_random(void *buf, size_t len);
 void ngx_http_signaller_ident_init(void);
+ngx_uint_t ngx_http_signaller_ident_same(ngx_http_signaller_ident_t *a,
+    ngx_http_signaller_ident_t *b);
 ngx_uint_t ngx_http_signaller_ident_alive(ngx_http_signaller_ident_t *w);
 ngx_int_t ngx_http_signaller_ident_peer(ngx_socket_t fd, struct ucred *cred);
 ngx_uint_t ngx_http_signaller_ident_match(struct ucred *cred,

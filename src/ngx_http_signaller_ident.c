@@ -169,6 +169,21 @@ ngx_http_signaller_ident_init(void)
 }
 
 
+/*
+ * Whether "a" and "b" describe one worker: a pid alone may be of a worker
+ * that died and of the one started after it.
+ */
+
+ngx_uint_t
+ngx_http_signaller_ident_same(ngx_http_signaller_ident_t *a,
+    ngx_http_signaller_ident_t *b)
+{
+    return a->pid == b->pid && a->start == b->start
+           && ngx_memcmp(&a->name, &b->name,
+                         sizeof(ngx_http_signaller_id_t)) == 0;
+}
+
+
 /* whether the worker "w" describes still runs (not a namesake of it) */
 
 ngx_uint_t

@@ -166,11 +166,7 @@ ngx_http_signaller_link_get(ngx_http_signaller_ident_t *w, ngx_log_t *log,
     {
         link = ngx_queue_data(q, ngx_http_signaller_link_t, queue);
 
-        if (link->to && link->worker.pid == w->pid
-            && link->worker.start == w->start
-            && ngx_memcmp(&link->worker.name, &w->name,
-                          sizeof(ngx_http_signaller_id_t)) == 0)
-        {
+        if (link->to && ngx_http_signaller_ident_same(&link->worker, w)) {
             return link;
         }
     }

@@ -236,7 +236,7 @@ ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone)
             return;
         }
 
-        if (ident.pid != ngx_pid
+        if (!ngx_http_signaller_ident_same(&ident, &ngx_http_signaller_self)
             && !ngx_http_signaller_ident_alive(&ident))
         {
             /* the next record is now the i-th */
@@ -272,10 +272,7 @@ ngx_http_signaller_purge(ngx_shm_zone_t *zone,
     {
         w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
 
-        if (w->ident.pid != ident->pid || w->ident.start != ident->start
-            || ngx_memcmp(&w->ident.name, &ident->name,
-                          sizeof(ngx_http_signaller_id_t)) != 0)
-        {
+        if (!ngx_http_signaller_ident_same(&w->ident, ident)) {
             continue;
         }
 
@@ -577,7 +574,11 @@ ngx_http_signaller_zone_pipe(ngx_shm_zone_t *zone, ngx_uint_t crossing,
 }
 
 
-/* called with the mutex held */
+/*
+ * The newest record with the pid "pid"; called with the mutex held.  A
+ * worker that died keeps its record until a sweep, and a worker started
+ * after it may have its pid: only the newest can be of a live process.
+ */
 
 static ngx_http_signaller_worker_t *
 ngx_http_signaller_find_worker(ngx_http_signaller_zone_ctx_t *ctx,
@@ -586,9 +587,9 @@ ngx_http_signaller_find_worker(ngx_http_signaller_zone_ctx_t *ctx,
     ngx_queue_t                  *q;
     ngx_http_signaller_worker_t  *w;
 
-    for (q = ngx_queue_head(&ctx->sh->workers);
+    for (q = ngx_queue_last(&ctx->sh->workers);
          q != ngx_queue_sentinel(&ctx->sh->workers);
-         q = ngx_queue_next(q))
+         q = ngx_queue_prev(q))
     {
         w = ngx_queue_data(q, ngx_http_signaller_worker_t, queue);
 

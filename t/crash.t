@@ -16,6 +16,11 @@
 # the listener's worker drops both its peers, as for a pair in one worker.
 # A spliced pair loses the peer in the dead worker, and the other one gets
 # 4003 "Peer Gone" promptly.
+#
+# The worker the master starts in a dead one's place may get its pid (as
+# root, the test makes it so) while the dead one's record is still in the
+# zone: it sweeps that record itself, pairs on the dead listeners'
+# handles, and the others link with it, not with the dead one.
 
 use strict;
 use warnings;
@@ -59,9 +64,10 @@ ok($base && $base->{waiting} == 0 && $base->{workers} == 4,
     'start: ' . status_line($base));
 
 sub listener_on {
-    my ($pid) = @_;
-    my $h = $t->handle;
-    my $l = $t->ws("/listen/$h", worker => $pid);
+    my ($pid, $tt) = @_;
+    $tt //= $t;
+    my $h = $tt->handle;
+    my $l = $tt->ws("/listen/$h", worker => $pid);
     $l->{handle} = $h;
     die "listen on $pid: " . ($l->status // 'none') . "\n"
         unless ($l->status // 0) == 101;
@@ -140,9 +146,9 @@ sub relays {
 }
 
 sub connect_status {
-    my ($h) = @_;
+    my ($h, $tt) = @_;
     my $t0 = time;
-    my $c = $t->ws("/connect/$h", timeout => 5);
+    my $c = ($tt // $t)->ws("/connect/$h", timeout => 5);
     my $st = $c->status;
     $c->close;
     return ($st, time - $t0);
@@ -154,6 +160,34 @@ sub dead {
     open my $fh, '<', "/proc/$pid/stat" or return 1;
     my $stat = <$fh> // '';
     return $stat =~ /\) [ZX] /;
+}
+
+# Kills worker $v while the master is stopped, so that it stays a zombie
+# until the master runs again, and makes $v the next pid the kernel gives:
+# the master's next fork, $v's successor, gets it unless another process
+# forks first; then the successor is killed in its turn, five times at
+# most.  $n: the workers; $keep: one that is not to be killed.  The tries
+# it took, or undef.
+sub successor_of {
+    my ($tt, $v, $n, $keep) = @_;
+    my $master = $tt->master_pid;
+    for my $try (1 .. 5) {
+        kill 'STOP', $master;
+        kill 'KILL', $v;
+        my $until = time + scaled(2);
+        sleep 0.001 while !dead($v) && time < $until;
+        open my $fh, '>', '/proc/sys/kernel/ns_last_pid'
+            or die "ns_last_pid: $!";
+        print $fh $v - 1;
+        close $fh or die "ns_last_pid: $!";
+        kill 'CONT', $master;
+        # nothing here forks (ps) before the master has
+        sleep 0.3;
+        my @w = $tt->wait_workers($n);
+        return $try if grep { $_ == $v } @w;
+        ($v) = grep { $_ != ($keep // 0) } @w;
+    }
+    return undef;
 }
 
 ### a worker with waiting listeners and pipes dies ###
@@ -314,5 +348,87 @@ $t->stop;
 my @alerts = $t->grep_log(qr/\[alert\]/);
 is(scalar(@alerts), 3, 'exactly 3 alerts, one per kill -9')
     or diag(join "\n", @alerts);
+
+### a successor under the dead worker's pid ###
+# A worker that died keeps its record in the zone until a sweep, and the
+# worker the master starts in its place may get its pid before that: the
+# successor, and the workers it links to, must still tell it from the dead
+# one.
+SKIP: {
+    skip 'not root: the next pid cannot be chosen', 24
+        unless $> == 0 && -w '/proc/sys/kernel/ns_last_pid';
+
+    my $conf = <<'EOF';
+server {
+    %%LISTEN%%
+    location = /signaller_status { signaller_status; }
+    location / {
+        signaller on;
+        signaller_listen_timeout 20s;
+    }
+}
+EOF
+
+    # one worker: only the successor can sweep its predecessor's entries
+    my $t = Signaller::Test->new(workers => 1)->require_module;
+    $t->allow_log(
+        qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9$/);
+    $t->run($conf);
+    my ($v) = $t->worker_pids;
+    my $l = listener_on($v, $t);
+    my $tries = successor_of($t, $v, 1);
+    ok($tries, "worker $v died, and its successor has its pid (tries: "
+        . ($tries // 'too many') . ')');
+    ok($l->wait_eof(2), 'its listener is dropped');
+    my ($s, $secs) = wait_status($t, 'signaller',
+        sub { $_[0]{waiting} == 0 }, 3);
+    is($s->{waiting}, 0, sprintf('the successor\'s sweep purges its '
+        . 'predecessor\'s entries (%.2f s)', $secs));
+    is((connect_status($l->{handle}, $t))[0], 404,
+        'a connector for the dead listener\'s handle: 404');
+    my ($l2, $c2) = $t->pair(handle => $l->{handle});
+    relays($l2, $c2, 'a new pair on the dead listener\'s handle');
+    finish_pipe($l2, $c2, 'a new pair on the dead listener\'s handle');
+    $t->stop;
+
+    # two: a worker that links to the successor must not take it for the
+    # dead one.  The other one is stopped meanwhile, so that no sweep runs;
+    # when it runs again, a sweep may come first: three times.
+    $t = Signaller::Test->new(workers => 2)->require_module;
+    $t->allow_log(
+        qr/\[alert\] \d+#\d+: worker process \d+ exited on signal 9$/);
+    $t->run($conf);
+    my $x;
+    ($x, $v) = $t->worker_pids;
+    my $relayed = 0;
+    for my $round (1 .. 3) {
+        my $lx = listener_on($x, $t);
+        kill 'STOP', $x;
+        $tries = successor_of($t, $v, 2, $x) or last;
+        ($v) = grep { $_ != $x } $t->worker_pids;
+        # a probe that lands on the stopped worker waits: short ones
+        my $cv = $t->ws("/connect/$lx->{handle}", worker => $v,
+            timeout => 0.5);
+        $cv->{timeout} = 3;
+        $cv->send_text("round $round") if ($cv->status // 0) == 101;
+        kill 'CONT', $x;
+        $relayed++ if ($cv->status // 0) == 101
+            && msg_is($lx, OP_TEXT, "round $round", "round $round: a "
+                . 'connector in the successor pairs with a listener of the '
+                . "stopped worker (tries: $tries)");
+        $_->close for $lx, $cv;
+    }
+    is($relayed, 3, 'a worker linked with the successor in all three '
+        . 'rounds');
+    my $lv = listener_on($v, $t);
+    my $cx = $t->ws("/connect/$lv->{handle}", worker => $x);
+    is($cx->status, 101, 'a connector for a listener in the successor: 101');
+    relays($lv, $cx, 'the other way');
+    finish_pipe($lv, $cx, 'the other way');
+    $t->stop;
+    is(scalar($t->grep_log(qr/refused a relay connection/)), 0,
+        'no worker was refused');
+}
+
 diag(sprintf 'crash.t: %.1f s', time - $t_start);
 done_testing;
