@@ -788,8 +788,11 @@ SKIP: {
         ok(scalar $t->wait_workers(2), 'the master replaced the dead worker');
         my ($p, $q) = $t->worker_pids;
         my $l = listener_on($t, $p);
+        # a probe that landed on the stopped worker would wait: the
+        # connector's connection is on $q first
+        my $c = $t->client_on(worker => $q);
         kill 'STOP', $p;
-        my $c = $t->ws("/connect/$l->{handle}", worker => $q, timeout => 6);
+        $c->handshake("/connect/$l->{handle}");
         is($c->status, 101, 'its worker stopped: the connector gets 101');
         $c->send_text('while stopped');
         no_frame($c, 0.5, 'and nothing else meanwhile');

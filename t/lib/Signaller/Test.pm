@@ -577,26 +577,36 @@ sub client {
     );
 }
 
-# Open a connection, perform the WebSocket handshake, return the client
-# (check ->status). Options: see Signaller::Test::Client::handshake, plus
+# A connection on the worker the options name, steered by /_pid probes
+# (it has served one if steered, and nothing else):
 #   worker => pid      keep reconnecting until the connection is on this worker
 #   not_worker => pid  ... on any other worker
-#   port, port_n
+#   port, port_n, timeout
+# A probe that lands on a stopped worker waits for the timeout: steer
+# before stopping one.
+sub client_on {
+    my ($self, %o) = @_;
+    my $c = $self->client(%o);
+    return $c unless defined $o{worker} || defined $o{not_worker};
+    for my $try (1 .. 200) {
+        my $pid = $c->probe_pid;
+        last if defined $o{worker} && defined $pid && $pid == $o{worker};
+        last if defined $o{not_worker} && defined $pid
+            && $pid != $o{not_worker};
+        die "cannot reach the wanted worker\n" if $try == 200;
+        $c->close;
+        $c = $self->client(%o);
+    }
+    return $c;
+}
+
+# Open a connection, perform the WebSocket handshake, return the client
+# (check ->status). Options: see Signaller::Test::Client::handshake and
+# client_on(), plus probe => 1 (learn the worker's pid first).
 sub ws {
     my ($self, $path, %o) = @_;
-    my $c = $self->client(%o);
+    my $c = $self->client_on(%o);
     $c->probe_pid if $o{probe};
-    if (defined $o{worker} || defined $o{not_worker}) {
-        for my $try (1 .. 200) {
-            my $pid = $c->probe_pid;
-            last if defined $o{worker} && defined $pid && $pid == $o{worker};
-            last if defined $o{not_worker} && defined $pid
-                && $pid != $o{not_worker};
-            die "cannot reach the wanted worker\n" if $try == 200;
-            $c->close;
-            $c = $self->client(%o);
-        }
-    }
     $c->handshake($path, %o);
     return $c;
 }
