@@ -145,12 +145,17 @@ ngx_http_signaller_unlink(ngx_http_signaller_session_t *s,
 {
     ngx_http_signaller_session_t  *p;
 
-    /* a connector on its way from another worker is told as a peer */
+    /*
+     * A connector on its way from another worker has its 101: it is told
+     * as a peer, and that its listener is gone where a waiting listener
+     * has nobody to tell (its listen timeout fired meanwhile).
+     */
 
     if (s->waiting
         && ngx_http_signaller_session_unlist(s) == NGX_BUSY)
     {
-        ngx_http_signaller_handoff_left(s, peer_code);
+        ngx_http_signaller_handoff_left(s, peer_code ? peer_code
+                                           : NGX_HTTP_SIGNALLER_PEER_GONE);
     }
 
     p = s->peer;

@@ -21,6 +21,8 @@
 #  - held messages, then a listener that closes right after pairing: the
 #    connector gets them and close 1000 (20 times), also when the
 #    listener's close reaches its worker before the connector's socket;
+#  - a listener whose timeout fires while its connector's socket is on
+#    its way: 4000 to it, and to the connector what it sent, then 4003;
 #  - 400 handoffs while the listener's worker is stopped, more than the
 #    link's socket takes: the rest wait in the connector's worker, and
 #    every pair works once the listener's worker runs; with the connector's
@@ -58,6 +60,7 @@ server {
     location = /status { signaller_status; }
     location / { signaller on; }
     location /hs/ { signaller on; signaller_log_at handshake; }
+    location /lt/ { signaller on; signaller_listen_timeout 1s; }
 }
 server {
     listen 127.0.0.1:%%PORT_2%% reuseport deferred;
@@ -303,13 +306,7 @@ for my $how ('pipelined', 'TLS', 'TLS pipelined') {
         my $l = $t->ws("$base/listen/$h", probe => 1);
         $l->send_text("held $i");
         # the connector's connection is on the other worker before L stops
-        my $c = $t->client;
-        for (1 .. 200) {
-            my $pid = $c->probe_pid;
-            last if defined $pid && $pid != $l->pid;
-            $c->close;
-            $c = $t->client;
-        }
+        my $c = $t->client_on(not_worker => $l->pid);
         kill 'STOP', $l->pid;
         $c->handshake("$base/connect/$h");
         push @bad, "$i: connector " . ($c->status // 'none')
@@ -333,6 +330,31 @@ for my $how ('pipelined', 'TLS', 'TLS pipelined') {
     }
     ok(!@bad, "the listener's worker stopped meanwhile: held message "
         . 'then close 1000, 10 times') or diag(join "\n", @bad);
+}
+
+### the listener's timeout fires while the connector's socket is on its way ###
+# L is stopped for longer than the listener's timeout, while a connector
+# gets its 101 from C.  When L runs again its timers come first: the
+# listener gets 4000, and the connector what the listener sent, then 4003
+# as for any peer that left, never a close without a code.
+{
+    my $h = $t->handle;
+    my $l = $t->ws("/lt/listen/$h", probe => 1);
+    $l->send_text('held');
+    my $c = $t->client_on(not_worker => $l->pid);
+    kill 'STOP', $l->pid;
+    $c->handshake("/lt/connect/$h");
+    is($c->status, 101, 'listener\'s worker stopped: the connector gets '
+        . '101');
+    sleep 1.5;
+    kill 'CONT', $l->pid;
+    close_is($l, 4000, 'Listen Timeout', 'its worker runs again after the '
+        . 'listener\'s timeout: 4000');
+    msg_is($c, OP_TEXT, 'held', 'the connector gets what the listener sent');
+    close_is($c, 4003, 'Peer Gone', 'then 4003');
+    my $f = lines_for($h, 2);
+    is($f->{connect}{code} // '', 4003, 'its log line says 4003');
+    is($f->{listen}{code} // '', 4000, 'the listener\'s says 4000');
 }
 
 ### more handoffs than the link takes: they wait, in order ###
