@@ -191,6 +191,15 @@ ngx_http_signaller_ident_alive(ngx_http_signaller_ident_t *w)
 {
     uint64_t  start;
 
+    /*
+     * No two live processes share a pid: a record with this worker's is
+     * its own, or a dead predecessor's.
+     */
+
+    if (w->pid == ngx_pid) {
+        return ngx_http_signaller_ident_same(w, &ngx_http_signaller_self);
+    }
+
     if (kill(w->pid, 0) == -1 && ngx_errno == ESRCH) {
         return 0;
     }

@@ -66,10 +66,7 @@ ngx_http_signaller_table_insert(ngx_shm_zone_t *zone, ngx_str_t *handle,
 
             /* a listener of a worker that died is no listener */
 
-            if (ngx_http_signaller_ident_same(&owner,
-                                              &ngx_http_signaller_self)
-                || ngx_http_signaller_ident_alive(&owner))
-            {
+            if (ngx_http_signaller_ident_alive(&owner)) {
                 return NGX_BUSY;
             }
 

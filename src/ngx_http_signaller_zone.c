@@ -236,9 +236,7 @@ ngx_http_signaller_zone_sweep(ngx_shm_zone_t *zone)
             return;
         }
 
-        if (!ngx_http_signaller_ident_same(&ident, &ngx_http_signaller_self)
-            && !ngx_http_signaller_ident_alive(&ident))
-        {
+        if (!ngx_http_signaller_ident_alive(&ident)) {
             /* the next record is now the i-th */
             ngx_http_signaller_purge(zone, &ident);
             continue;
