@@ -41,7 +41,8 @@ struct ngx_http_signaller_logreq_s {
     size_t                           header_size;
     ngx_uint_t                       nheaders;
     uint32_t                        *lens;      /* key, value, ... */
-    u_char                          *headers;   /* their text, in a row */
+    u_char                          *headers;   /* their text, each with
+                                                   a NUL, in a row */
 };
 
 
@@ -61,8 +62,9 @@ static ngx_int_t ngx_http_signaller_headers(ngx_http_request_t *r,
  * Keeps what the access log line of "r" needs, in one block of its own
  * size: the request is about to be freed.  A waiting listener holds it, so
  * it is packed: a header's key and value are two lengths and their text,
- * and the request line's parts (method, URI, protocol) point into its
- * copy.  NULL: the line is to be written now.
+ * each ended with a NUL as nginx's parser leaves it, and the request
+ * line's parts (method, URI, protocol) point into its copy.  NULL: the
+ * line is to be written now.
  */
 
 ngx_http_signaller_logreq_t *
@@ -162,13 +164,12 @@ ngx_http_signaller_log_keep(ngx_http_request_t *r)
         *lens++ = (uint32_t) h[i].key.len;
         *lens++ = (uint32_t) h[i].value.len;
 
-        if (h[i].key.len) {
-            p = ngx_cpymem(p, h[i].key.data, h[i].key.len);
-        }
+        /* nginx's header handlers search values up to their NUL */
 
-        if (h[i].value.len) {
-            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
-        }
+        p = ngx_cpymem(p, h[i].key.data, h[i].key.len);
+        *p++ = '\0';
+        p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+        *p++ = '\0';
     }
 
     return lr;
@@ -222,7 +223,7 @@ ngx_http_signaller_logreq_size(ngx_http_request_t *r)
             return 0;
         }
 
-        size += 2 * sizeof(uint32_t) + h[i].key.len + h[i].value.len;
+        size += 2 * sizeof(uint32_t) + h[i].key.len + 1 + h[i].value.len + 1;
     }
 
     return size;
@@ -425,11 +426,11 @@ ngx_http_signaller_headers(ngx_http_request_t *r,
 
         h->key.data = p;
         h->key.len = lr->lens[2 * i];
-        p += h->key.len;
+        p += h->key.len + 1;
 
         h->value.data = p;
         h->value.len = lr->lens[2 * i + 1];
-        p += h->value.len;
+        p += h->value.len + 1;
 
         h->lowcase_key = ngx_pnalloc(r->pool, h->key.len);
         if (h->lowcase_key == NULL) {
