@@ -21,8 +21,8 @@ DEB_FILES := $(SOURCES) signaller.js signaller.mjs signaller.d.ts README.md \
              $(wildcard conf.example*) LICENSE package.json .ci/deb.sh \
              $(wildcard debian/* debian/*/*)
 
-.PHONY: all deps run test deb fuzz-quick fuzz sanitize valgrind bench \
-        bench-quick clean
+.PHONY: all deps run test deb fuzz-quick fuzz sanitize valgrind \
+        valgrind-quick bench bench-quick clean
 
 all: $(MODULE)
 
@@ -78,6 +78,12 @@ sanitize: deps
 valgrind: $(MODULE)
 	@sh .ci/deps.sh valgrind
 	sh .ci/valgrind.sh
+
+# what ASan cannot see: nginx's own code reading the module's data (the
+# request kept for a log line, handed-over sockets); CI runs it
+valgrind-quick: $(MODULE)
+	@sh .ci/deps.sh valgrind
+	sh .ci/valgrind.sh t/log.t t/relay.t t/handoff.t
 
 bench: $(MODULE)
 	$(MAKE) -C bench bench
