@@ -65,24 +65,16 @@ sub F { Signaller::Test::Client::frame(@_) }
 # default 1k (nginx then moves it into a large header buffer).
 sub pad_headers { return (headers => [['X-Pad', 'a' x 1500]]) }
 
-# A client reached (through the /_pid probe, as Signaller::Test::ws() does)
-# on the worker that $layout asks for relative to $peer (opened with a
-# probe); any worker if there is nothing to steer by. No request sent yet
-# beyond the probe, so the caller can still write its upgrade request and
-# data in one write().
+# A client on the worker that $layout asks for relative to $peer (opened
+# with a probe), or on any worker if there is nothing to steer by; either
+# way its connection has served one /_pid probe and nothing else, so the
+# caller can still write its upgrade request and data in one write().
 sub steered_client {
     my ($t, $layout, $peer) = @_;
     my %want = $peer ? $t->layout_opts($layout, $peer) : ();
-    for my $try (1 .. 200) {
-        my $c = $t->client;
-        my $pid = $c->probe_pid;
-        return $c unless %want;
-        return $c if defined $pid && (defined $want{worker}
-            ? $pid == $want{worker} : $pid != $want{not_worker});
-        $c->close;
-    }
-    die "cannot reach the wanted worker ($layout to pid " . $peer->pid
-        . ")\n";
+    my $c = $t->client_on(%want);
+    $c->probe_pid unless %want;
+    return $c;
 }
 
 # Write the upgrade request for $path (padded past 1k) and $data in ONE
