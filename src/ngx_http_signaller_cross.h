@@ -143,7 +143,7 @@ ngx_int_t ngx_http_signaller_preamble_parse(u_char *buf, size_t len,
 ngx_int_t ngx_http_signaller_wire_send(ngx_socket_t fd, u_char *buf,
     size_t len, ngx_socket_t client);
 ssize_t ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf,
-    size_t size, ngx_socket_t *client);
+    size_t size, ngx_socket_t *client, ngx_uint_t *lost);
 u_char *ngx_http_signaller_tag_write(u_char *p, uint64_t tag);
 uint64_t ngx_http_signaller_tag_parse(u_char *p);
 u_char *ngx_http_signaller_report_write(u_char *p,

@@ -125,7 +125,7 @@ ngx_http_signaller_handoff_receive(ngx_http_signaller_link_t *link,
             ngx_http_signaller_handoff_forget(&lf->timer);
         }
 
-        if (fd != (ngx_socket_t) -1) {
+        if (pre->flags & NGX_HTTP_SIGNALLER_HANDOFF) {
             ngx_http_signaller_handoff_refuse(link, fd, pre->flags, tag);
         }
 
@@ -322,8 +322,9 @@ ngx_http_signaller_handoff_forget(ngx_event_t *ev)
 
 
 /*
- * L: the listener is gone; the connector, which has its 101, is told 4003
- * on a socket whose buffer is empty, and C that it was.
+ * L: the listener is gone, or the socket did not come (fd -1): the
+ * connector, which has its 101, is told 4003 on a socket whose buffer is
+ * empty, and C that it was.
  */
 
 static void
@@ -333,9 +334,12 @@ ngx_http_signaller_handoff_refuse(ngx_http_signaller_link_t *link,
     u_char                        frame[32], *p;
     ngx_http_signaller_figures_t  f;
 
-    p = ngx_http_signaller_close_frame(frame, NGX_HTTP_SIGNALLER_PEER_GONE);
-    (void) send(fd, frame, p - frame, MSG_NOSIGNAL);
-    (void) close(fd);
+    if (fd != (ngx_socket_t) -1) {
+        p = ngx_http_signaller_close_frame(frame,
+                                           NGX_HTTP_SIGNALLER_PEER_GONE);
+        (void) send(fd, frame, p - frame, MSG_NOSIGNAL);
+        (void) close(fd);
+    }
 
     if (!(flags & NGX_HTTP_SIGNALLER_REPORT)) {
         return;

@@ -39,7 +39,7 @@ static void ngx_http_signaller_link_accept(ngx_event_t *ev);
 static void ngx_http_signaller_link_read(ngx_event_t *ev);
 static ngx_int_t ngx_http_signaller_link_message(
     ngx_http_signaller_link_t *link, u_char *buf, ssize_t n,
-    ngx_socket_t fd);
+    ngx_socket_t fd, ngx_uint_t lost);
 static void ngx_http_signaller_link_write(ngx_event_t *ev);
 static void ngx_http_signaller_link_flush(ngx_event_t *ev);
 static void ngx_http_signaller_link_close(ngx_http_signaller_link_t *link);
@@ -291,6 +291,7 @@ ngx_http_signaller_link_read(ngx_event_t *ev)
 {
     u_char                      buf[NGX_HTTP_SIGNALLER_LINK_MAX + 1];
     ssize_t                     n;
+    ngx_uint_t                  lost;
     ngx_socket_t                fd;
     ngx_connection_t           *c;
     ngx_http_signaller_link_t  *link;
@@ -302,14 +303,17 @@ ngx_http_signaller_link_read(ngx_event_t *ev)
 
         /* one more byte than any message: a longer one is cut, and seen */
 
-        n = ngx_http_signaller_wire_recv(c->fd, buf, sizeof(buf), &fd);
+        n = ngx_http_signaller_wire_recv(c->fd, buf, sizeof(buf), &fd,
+                                         &lost);
 
         if (n == NGX_AGAIN) {
             return;
         }
 
         if (n > 0) {
-            if (ngx_http_signaller_link_message(link, buf, n, fd) == NGX_OK) {
+            if (ngx_http_signaller_link_message(link, buf, n, fd, lost)
+                == NGX_OK)
+            {
                 continue;
             }
 
@@ -330,11 +334,14 @@ ngx_http_signaller_link_read(ngx_event_t *ev)
 }
 
 
-/* a message as the link's direction allows: a handoff to L, a report to C */
+/*
+ * A message as the link's direction allows: a handoff to L, a report to C.
+ * "lost": a socket came with it that this process had no room for.
+ */
 
 static ngx_int_t
 ngx_http_signaller_link_message(ngx_http_signaller_link_t *link, u_char *buf,
-    ssize_t n, ngx_socket_t fd)
+    ssize_t n, ngx_socket_t fd, ngx_uint_t lost)
 {
     u_char                        *p;
     uint64_t                       tag;
@@ -342,7 +349,7 @@ ngx_http_signaller_link_message(ngx_http_signaller_link_t *link, u_char *buf,
     ngx_http_signaller_preamble_t  pre;
 
     if (link->to) {
-        if (fd != (ngx_socket_t) -1
+        if (fd != (ngx_socket_t) -1 || lost
             || n % NGX_HTTP_SIGNALLER_RECORD_LEN != 0)
         {
             goto invalid;
@@ -369,9 +376,15 @@ ngx_http_signaller_link_message(ngx_http_signaller_link_t *link, u_char *buf,
                                        n - NGX_HTTP_SIGNALLER_TAG_LEN, &pre)
            != NGX_OK
         || ((pre.flags & NGX_HTTP_SIGNALLER_HANDOFF) != 0)
-           != (fd != (ngx_socket_t) -1))
+           != (fd != (ngx_socket_t) -1 || lost))
     {
         goto invalid;
+    }
+
+    if (lost) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "signaller: no descriptor free for a socket from "
+                      "worker %P (too many open files)", link->worker.pid);
     }
 
     tag = ngx_http_signaller_tag_parse(buf + n - NGX_HTTP_SIGNALLER_TAG_LEN);

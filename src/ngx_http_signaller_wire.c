@@ -212,12 +212,13 @@ ngx_http_signaller_wire_send(ngx_socket_t fd, u_char *buf, size_t len,
  * the other worker has closed the link, NGX_AGAIN, NGX_ERROR, or
  * NGX_DECLINED for a message cut short, more than one descriptor, or one
  * that is not a stream socket (any descriptor that came is closed then).
- * "*client" is the socket that came with it, or -1.
+ * "*client" is the socket that came with it, or -1; "*lost" is set when
+ * one was sent but this process had no descriptor free for it.
  */
 
 ssize_t
 ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf, size_t size,
-    ngx_socket_t *client)
+    ngx_socket_t *client, ngx_uint_t *lost)
 {
     int               type, got;
     ssize_t           n;
@@ -242,6 +243,7 @@ ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf, size_t size,
     msg.msg_controllen = sizeof(control);
 
     *client = (ngx_socket_t) -1;
+    *lost = 0;
 
     n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 
@@ -273,8 +275,22 @@ ngx_http_signaller_wire_recv(ngx_socket_t fd, u_char *buf, size_t size,
         }
     }
 
-    if (fds > 1 || (msg.msg_flags & (MSG_CTRUNC|MSG_TRUNC))) {
+    if (fds > 1 || (msg.msg_flags & MSG_TRUNC)) {
         goto failed;
+    }
+
+    /*
+     * The kernel closes a descriptor it cannot install here (EMFILE):
+     * the message came whole, its socket did not.
+     */
+
+    if (msg.msg_flags & MSG_CTRUNC) {
+        if (fds) {
+            goto failed;
+        }
+
+        *lost = 1;
+        return n;
     }
 
     if (fds == 0) {

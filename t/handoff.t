@@ -29,6 +29,8 @@
 #    worker killed meanwhile, the handoffs that reached the link pair, and
 #    the listeners of the others, taken by a dead worker, pair again;
 #  - signaller_status counts a handed-over pair as a crossing pipe;
+#  - a listener's worker with all its descriptors taken: the socket does
+#    not come, the listener gets 4003, and the link stays;
 #  - listening deferred, a connector whose handshake is the first request
 #    on its connection is handed over before its worker ever watched its
 #    socket: such pairs relay, close and log as the others.
@@ -552,6 +554,66 @@ sub relays {
 }
 
 $t->stop;
+
+### the listener's worker has no descriptor free for the socket ###
+# A client can use up a worker's open files.  A socket handed to it then
+# does not come (the kernel closes it): the listener gets 4003, as when a
+# connector drops, the connector's worker hears it, and the link stays.
+SKIP: {
+    my $max = 64;
+    my $t = Signaller::Test->new(workers => 2)->require_module;
+    $t->allow_log(qr/\[crit\] .*accept4\(\) failed \(24: Too many open /);
+    # valgrind keeps descriptors of its own up there, and refuses the limit
+    $t->allow_log(qr/\[alert\] .*setrlimit\(RLIMIT_NOFILE, $max\) failed/);
+    $t->run(<<'EOF', main => "worker_rlimit_nofile $max;");
+server {
+    %%LISTEN%%
+    location / { signaller on; }
+}
+EOF
+    my ($p, $q) = $t->worker_pids;
+    my $limit = do {
+        open my $fh, '<', "/proc/$p/limits" or die "limits: $!";
+        my ($n) = join('', <$fh>) =~ /^Max open files\s+(\d+)/m;
+        $n // 0;
+    };
+    if ($limit != $max) {
+        $t->stop;
+        skip "the workers' limit of open files is $limit, not $max", 15;
+    }
+    my ($l, $c) = $t->pair(listener_opts => { worker => $p },
+        connector_opts => { worker => $q });
+    finish_pipe($l, $c, "a pair from $q to $p, which links them");
+
+    my $h = $t->handle;
+    $l = $t->ws("/listen/$h", worker => $p);
+    $c = $t->client_on(worker => $q);
+    # idle connections until every descriptor number below the limit is
+    # taken (the worker may hold one above it, inherited from the test)
+    my $below = sub {
+        opendir my $d, "/proc/$p/fd" or return -1;
+        return scalar grep { /^\d+$/ && $_ < $max } readdir $d;
+    };
+    my @fill;
+    push @fill, $t->client_on(worker => $p) while $below->() < $max;
+    is($below->(), $max, "worker $p has all its $max descriptors open");
+    $c->handshake("/connect/$h");
+    is($c->status, 101, 'a connector for a listener there: 101');
+    close_is($l, 4003, 'Peer Gone', 'its socket did not come: the listener '
+        . 'gets 4003');
+    ok($c->wait_eof(3), 'the connector\'s connection is closed');
+    ok(scalar($t->grep_log(qr/\[error\] .*no descriptor free for a socket /
+        . "from worker $q")), 'the listener\'s worker says why');
+
+    $_->close for @fill;
+    fds_settle($p, $max - @fill);
+    ($l, $c) = $t->pair(listener_opts => { worker => $p },
+        connector_opts => { worker => $q });
+    ok(relays($l, $c, 'again'), 'descriptors free again: a pair crosses '
+        . 'and relays');
+    finish_pipe($l, $c, 'descriptors free again');
+    $t->stop;
+}
 
 diag(sprintf 'handoff.t: %.1f s', time - $t_start);
 done_testing;
