@@ -164,11 +164,21 @@ ngx_http_signaller_log_keep(ngx_http_request_t *r)
         *lens++ = (uint32_t) h[i].key.len;
         *lens++ = (uint32_t) h[i].value.len;
 
-        /* nginx's header handlers search values up to their NUL */
+        /*
+         * nginx's header handlers search values up to their NUL; a header
+         * another module added may have no data at all for an empty value
+         */
 
-        p = ngx_cpymem(p, h[i].key.data, h[i].key.len);
+        if (h[i].key.len) {
+            p = ngx_cpymem(p, h[i].key.data, h[i].key.len);
+        }
+
         *p++ = '\0';
-        p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+
+        if (h[i].value.len) {
+            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+        }
+
         *p++ = '\0';
     }
 
