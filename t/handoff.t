@@ -601,7 +601,9 @@ EOF
     is($c->status, 101, 'a connector for a listener there: 101');
     close_is($l, 4003, 'Peer Gone', 'its socket did not come: the listener '
         . 'gets 4003');
-    ok($c->wait_eof(3), 'the connector\'s connection is closed');
+    my $m = $c->read_message(3);
+    ok($m && $m->{eof}, 'the connector\'s connection is closed, nothing '
+        . 'before') or diag('got ' . ($m ? "opcode $m->{opcode}" : 'nothing'));
     ok(scalar($t->grep_log(qr/\[error\] .*no descriptor free for a socket /
         . "from worker $q")), 'the listener\'s worker says why');
 
